@@ -1,0 +1,237 @@
+//! The payments ledger in the payment context's own database.
+
+use driver_call_workflows::contracts::payment::{ApprovePaymentInput, PaymentStatus, RefundKind};
+use driver_call_workflows::domain::{CallId, Krw};
+use serde::Serialize;
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
+
+use crate::db::{self, StoreError};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/payment");
+
+/// A payment as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRecord {
+    /// The payment's id.
+    pub payment_id: String,
+    /// The call it pays for.
+    pub call_id: String,
+    /// The key that makes approval idempotent (`payment:{callId}`).
+    pub idempotency_key: String,
+    /// The paying customer.
+    pub mobile: String,
+    /// `CARD` or `CASH`.
+    pub pay_type: String,
+    /// The amount in KRW.
+    pub pay_amount: i64,
+    /// `APPROVED`, `REJECTED`, `CANCELLED` or `DISABLED`.
+    pub status: PaymentStatus,
+    /// Why it was rejected, if it was.
+    pub reason: Option<String>,
+    /// When it was first written.
+    pub created_at: String,
+    /// When its status last changed.
+    pub updated_at: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    payment_id: String,
+    call_id: String,
+    idempotency_key: String,
+    mobile: String,
+    pay_type: String,
+    pay_amount: i64,
+    status: String,
+    reason: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<PaymentRow> for PaymentRecord {
+    type Error = StoreError;
+    fn try_from(row: PaymentRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            status: db::parse_stored(&row.status, PaymentStatus::parse)?,
+            payment_id: row.payment_id,
+            call_id: row.call_id,
+            idempotency_key: row.idempotency_key,
+            mobile: row.mobile,
+            pay_type: row.pay_type,
+            pay_amount: row.pay_amount,
+            reason: row.reason,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The decision on an approval before it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Charge it.
+    Approve,
+    /// Refuse it, for this reason.
+    Reject(String),
+}
+
+impl Approval {
+    /// The payment context's rule: a fare below the minimum is refused (exactly the minimum passes).
+    pub fn decide(amount: Krw, minimum: Krw) -> Self {
+        if amount < minimum {
+            return Approval::Reject(format!(
+                "payAmount {} KRW is below the minimum fare of {} KRW",
+                amount.get(),
+                minimum.get()
+            ));
+        }
+        Approval::Approve
+    }
+}
+
+const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, pay_amount, \
+                       status, reason, created_at, updated_at";
+
+/// The payment context's store.
+#[derive(Debug, Clone)]
+pub struct PaymentStore {
+    pool: AnyPool,
+}
+
+impl PaymentStore {
+    /// Connects to the payment database and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            pool: db::connect(url, &MIGRATOR).await?,
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Approves or rejects the call's payment once; every later call returns the same record.
+    #[tracing::instrument(skip_all, fields(call_id = %input.call_id))]
+    pub async fn approve(
+        &self,
+        input: &ApprovePaymentInput,
+        minimum: Krw,
+    ) -> Result<PaymentRecord, StoreError> {
+        let call_id = input.call_id.to_string();
+        if let Some(existing) = self.find_by_call(&call_id).await? {
+            return Ok(existing);
+        }
+        let (status, reason) = match Approval::decide(input.pay_amount, minimum) {
+            Approval::Approve => (PaymentStatus::Approved, None),
+            Approval::Reject(reason) => (PaymentStatus::Rejected, Some(reason)),
+        };
+        let now = crate::now_rfc3339();
+        // Two racing approvals both reach this insert; the unique keys let exactly one write.
+        sqlx::query(
+            "INSERT INTO payments (payment_id, call_id, idempotency_key, mobile, pay_type, \
+             pay_amount, status, reason, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(format!("pay-{}", uuid::Uuid::new_v4()))
+        .bind(&call_id)
+        .bind(idempotency_key(&input.call_id))
+        .bind(input.mobile.as_ref())
+        .bind(input.pay_type.as_str())
+        .bind(input.pay_amount.get())
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        let record = self.find_by_call(&call_id).await?;
+        record.ok_or_else(|| StoreError::Corrupt(format!("payment for call {call_id} vanished")))
+    }
+
+    /// Refunds the call's approved payment; returns the refunded payment (also when an earlier
+    /// try refunded it), or `None` when the call has no charge.
+    #[tracing::instrument(skip(self))]
+    pub async fn refund(
+        &self,
+        call_id: &CallId,
+        kind: RefundKind,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let to = match kind {
+            RefundKind::Cancel => PaymentStatus::Cancelled,
+            RefundKind::Disable => PaymentStatus::Disabled,
+        };
+        let call_id = call_id.to_string();
+        sqlx::query(
+            "UPDATE payments SET status = $1, updated_at = $2 \
+             WHERE call_id = $3 AND status = 'APPROVED'",
+        )
+        .bind(to.as_str())
+        .bind(crate::now_rfc3339())
+        .bind(&call_id)
+        .execute(&self.pool)
+        .await?;
+        let refunded = self.find_by_call(&call_id).await?.filter(|p| {
+            matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled)
+        });
+        Ok(refunded)
+    }
+
+    /// The payment with this id.
+    pub async fn find(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        self.find_where("payment_id", payment_id).await
+    }
+
+    /// The payment of this call.
+    pub async fn find_by_call(&self, call_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        self.find_where("call_id", call_id).await
+    }
+
+    /// Every payment of a call with this status (for audits and tests: more than one would be a
+    /// double charge).
+    pub async fn count_by_call_and_status(
+        &self,
+        call_id: &str,
+        status: PaymentStatus,
+    ) -> Result<i64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE call_id = $1 AND status = $2")
+                .bind(call_id)
+                .bind(status.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(count)
+    }
+
+    async fn find_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM payments WHERE {column} = $1");
+        let row: Option<PaymentRow> = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(PaymentRecord::try_from).transpose()
+    }
+}
+
+/// The idempotency key of a call's payment: the same on every retry, at every layer.
+pub fn idempotency_key(call_id: &CallId) -> String {
+    format!("payment:{call_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exactly_the_minimum_fare_is_approved() {
+        let min = Krw::new(5000).unwrap();
+        assert_eq!(Approval::decide(Krw::new(5000).unwrap(), min), Approval::Approve);
+        assert!(matches!(Approval::decide(Krw::new(4999).unwrap(), min), Approval::Reject(_)));
+    }
+}

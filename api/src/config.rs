@@ -1,0 +1,37 @@
+//! The API's configuration (spec section 5). It shares the database settings with the worker so
+//! the names are defined once; the Temporal connection is the SDK's (`TEMPORAL_ADDRESS`, ...).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use driver_call_worker::WorkerConfig;
+use driver_call_worker::config::humantime_duration;
+use driver_call_workflows::driver_call::CallPolicy;
+
+/// Settings of the API process.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(version, about = "Driver-Call HTTP API")]
+pub struct ApiConfig {
+    /// Address the API listens on.
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:8080")]
+    pub api_addr: SocketAddr,
+    /// An unpaid call expires after this long (e.g. `10m`).
+    #[arg(long, env = "PAYMENT_WINDOW", default_value = "10m", value_parser = humantime_duration)]
+    pub payment_window: Duration,
+    /// A paid call nobody catches expires after this long (e.g. `10m`).
+    #[arg(long, env = "DISPATCH_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
+    pub dispatch_timeout: Duration,
+    /// The stores the API reads (the same variables as the worker's).
+    #[command(flatten)]
+    pub workers: WorkerConfig,
+}
+
+impl ApiConfig {
+    /// The time limits of calls started now.
+    pub fn call_policy(&self) -> CallPolicy {
+        CallPolicy {
+            payment_window_secs: self.payment_window.as_secs().max(1),
+            dispatch_timeout_secs: self.dispatch_timeout.as_secs().max(1),
+        }
+    }
+}

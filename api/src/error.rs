@@ -1,0 +1,88 @@
+//! Every error the API answers with, as `application/problem+json` (RFC 9457). The body is four
+//! fields, so it is written here rather than pulled in from a crate.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answer; each variant's doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `400 Bad Request`: the body is not JSON at all.
+    #[error("{0}")]
+    BadRequest(String),
+    /// `422 Unprocessable Entity`: well-formed, but a field is missing or invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// `415 Unsupported Media Type`: the body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// `404 Not Found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// `409 Conflict`: the call is not in a state that allows this.
+    #[error("{0}")]
+    Conflict(String),
+    /// `402 Payment Required`: the payment context rejected the payment.
+    #[error("{0}")]
+    PaymentRejected(String),
+    /// `503 Service Unavailable` + `Retry-After`: try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
+    /// `500 Internal Server Error`: details are logged, never sent.
+    #[error("unexpected error")]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    r#type: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+}
+
+impl ApiError {
+    fn status_and_type(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "malformed-request"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PaymentRejected(_) => (StatusCode::PAYMENT_REQUIRED, "payment-rejected"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "try-again-shortly"),
+            ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, problem_type) = self.status_and_type();
+        if let ApiError::Unexpected(error) = &self {
+            tracing::error!(error.cause_chain = ?error, error.message = %error, "request failed");
+        }
+        let problem = Problem {
+            r#type: &format!("https://driver-call.dev/problems/{problem_type}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

@@ -1,0 +1,361 @@
+//! The end-to-end harness: a real Temporal dev server started by the tests themselves, every
+//! context's worker and the real HTTP API on loopback ports, and helpers that poll with a deadline.
+//!
+//! One environment serves every test of a test binary (calls are independent, each has its own
+//! id); it lives on its own thread and runtime so that each `#[tokio::test]` can use it.
+
+pub mod dev_server;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use driver_call_activities::catcher::CatcherStore;
+use driver_call_activities::payment::PaymentStore;
+use driver_call_api::{ApiConfig, AppState};
+use driver_call_worker::{Context, WorkerConfig};
+use driver_call_workflows::domain::CallView;
+use serde_json::{Value, json};
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+
+pub use dev_server::DevServer;
+
+/// `PAYMENT_WINDOW` and `DISPATCH_TIMEOUT` of the environment's second API, for expiry tests.
+pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
+
+/// The shared environment: one dev server, one worker process-equivalent, two APIs.
+pub struct TestEnv {
+    /// The dev server's gRPC address (`127.0.0.1:port`).
+    pub temporal_address: String,
+    /// Base URL of the API with the spec's default time limits.
+    pub api: String,
+    /// Base URL of an API whose calls get `SHORT_WINDOW` limits.
+    pub short_api: String,
+    /// The payment database URL.
+    pub payment_db: String,
+    /// The catcher database URL.
+    pub catcher_db: String,
+}
+
+static ENV: OnceLock<TestEnv> = OnceLock::new();
+
+/// The environment, started on first use.
+pub fn env() -> &'static TestEnv {
+    ENV.get_or_init(|| start_env().expect("the test environment failed to start"))
+}
+
+fn start_env() -> anyhow::Result<TestEnv> {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    }
+    let data_dir = scratch_dir("e2e")?;
+    let workers = WorkerConfig {
+        data_dir: data_dir.clone(),
+        payment_database_url: None,
+        catcher_database_url: None,
+        service_areas: driver_call_activities::catcher::DEFAULT_SERVICE_AREAS.to_owned(),
+        min_pay_amount: driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT,
+        graceful_shutdown: Duration::from_secs(5),
+    };
+    let port = dev_server::free_port()?;
+    let api_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let short_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let api = format!("http://{}", api_listener.local_addr()?);
+    let short_api = format!("http://{}", short_listener.local_addr()?);
+    let env = TestEnv {
+        temporal_address: format!("127.0.0.1:{port}"),
+        api,
+        short_api,
+        payment_db: workers.payment_database_url(),
+        catcher_db: workers.catcher_database_url(),
+    };
+    let address = env.temporal_address.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    // This thread lives as long as the test binary, and so do the server and workers it starts.
+    std::thread::spawn(move || {
+        let _server = match DevServer::start_on(&data_dir.join("temporal.db"), port) {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = ready_tx.send(Err(format!("{e:#}")));
+                return;
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let result = runtime.block_on(serve_everything(
+            address,
+            workers,
+            [api_listener, short_listener],
+            ready_tx.clone(),
+        ));
+        let _ = ready_tx.send(result.map_err(|e| format!("{e:#}")));
+    });
+    match ready_rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(Ok(())) => Ok(env),
+        Ok(Err(e)) => bail!("environment failed: {e}"),
+        Err(_) => bail!("environment did not start within 120 s"),
+    }
+}
+
+async fn serve_everything(
+    address: String,
+    workers: WorkerConfig,
+    [api_listener, short_listener]: [std::net::TcpListener; 2],
+    ready: std::sync::mpsc::Sender<Result<(), String>>,
+) -> anyhow::Result<()> {
+    let client = connect(&address).await?;
+    for (listener, window) in [(api_listener, None), (short_listener, Some(SHORT_WINDOW))] {
+        let mut config = ApiConfig {
+            api_addr: listener.local_addr()?,
+            payment_window: Duration::from_secs(600),
+            dispatch_timeout: Duration::from_secs(600),
+            workers: workers.clone(),
+        };
+        if let Some(window) = window {
+            config.payment_window = window;
+            config.dispatch_timeout = window;
+        }
+        let state = AppState::build(&config, client.clone()).await?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tokio::spawn(async move { axum::serve(listener, driver_call_api::app(state)).await });
+    }
+    let _ = ready.send(Ok(()));
+    driver_call_worker::run(client, &workers, &Context::ALL, std::future::pending()).await
+}
+
+/// A Temporal client on `address`.
+pub async fn connect(address: &str) -> anyhow::Result<Client> {
+    let url = Url::parse(&format!("http://{address}"))?;
+    let connection = Connection::connect(ConnectionOptions::new(url).build())
+        .await
+        .context("Failed to connect to the dev server")?;
+    Ok(Client::new(connection, ClientOptions::new("default").build())?)
+}
+
+/// A fresh directory under the target directory (kept after the run for inspection).
+pub fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = workspace_root()
+        .join("target")
+        .join("test-data")
+        .join(format!("{name}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The repository's root directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `temporal` CLI: `$TEMPORAL_CLI`, or the one the project installs in `.venv`.
+pub fn temporal_cli() -> PathBuf {
+    std::env::var_os("TEMPORAL_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/temporal"))
+}
+
+/// Polls `check` until it returns `Some`, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An HTTP client for one API.
+#[derive(Clone)]
+pub struct Api {
+    /// The API's base URL.
+    pub base: String,
+    http: reqwest::Client,
+}
+
+/// What an API call answered.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Answer {
+    /// The body as a call view.
+    pub fn view(&self) -> CallView {
+        serde_json::from_value(self.body.clone())
+            .unwrap_or_else(|e| panic!("not a call view ({e}): {}", self.body))
+    }
+}
+
+impl Api {
+    /// The API with the spec's default time limits.
+    pub fn default_limits() -> Self {
+        Self::at(&env().api)
+    }
+
+    /// The API whose calls expire after `SHORT_WINDOW`.
+    pub fn short_limits() -> Self {
+        Self::at(&env().short_api)
+    }
+
+    /// An API at `base`.
+    pub fn at(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request and reads the answer.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the API answers");
+        Self::read(response).await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn send_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("the API answers");
+        Self::read(response).await
+    }
+
+    async fn read(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `POST /calls` with a valid body for `location` and `amount`.
+    pub async fn create_call(&self, location: &str, amount: i64) -> CallView {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                "/calls",
+                Some(json!({
+                    "mobile": "010-1234-5678",
+                    "location": location,
+                    "destination": "Home",
+                    "payType": "CARD",
+                    "payAmount": amount,
+                })),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "create call: {:?}", answer.body);
+        answer.view()
+    }
+
+    /// `POST /calls/{id}/pay`.
+    pub async fn pay(&self, call: &CallView) -> Answer {
+        self.send(reqwest::Method::POST, &format!("/calls/{}/pay", call.call_id), None)
+            .await
+    }
+
+    /// `GET /calls/{id}`.
+    pub async fn get_call(&self, call: &CallView) -> CallView {
+        let answer = self
+            .send(reqwest::Method::GET, &format!("/calls/{}", call.call_id), None)
+            .await;
+        assert_eq!(answer.status, 200, "get call: {:?}", answer.body);
+        answer.view()
+    }
+
+    /// `POST /calls/{id}/cancel`.
+    pub async fn cancel(&self, call: &CallView) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/calls/{}/cancel", call.call_id),
+            Some(json!({"reason": "changed my mind"})),
+        )
+        .await
+    }
+
+    /// `POST /catches/{id}` for `driver`.
+    pub async fn catch(&self, call: &CallView, driver: &str) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/catches/{}", call.call_id),
+            Some(json!({"driverId": driver, "driverName": format!("Driver {driver}")})),
+        )
+        .await
+    }
+
+    /// `POST /catches/{id}/{step}` for `driver` (`arrive`, `start`, `complete`).
+    pub async fn trip_step(&self, call: &CallView, step: &str, driver: &str) -> Answer {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/catches/{}/{step}", call.call_id),
+            Some(json!({"driverId": driver})),
+        )
+        .await
+    }
+
+    /// Polls the call until it reaches `status`.
+    pub async fn wait_for_status(&self, call: &CallView, status: &str) -> CallView {
+        eventually(Duration::from_secs(30), &format!("call to be {status}"), || async {
+            let view = self.get_call(call).await;
+            (view.status.as_str() == status).then_some(view)
+        })
+        .await
+    }
+
+    /// Polls the call until its timeline has `event`.
+    pub async fn wait_for_event(&self, call: &CallView, event: &str) -> CallView {
+        eventually(Duration::from_secs(30), &format!("timeline event {event}"), || async {
+            let view = self.get_call(call).await;
+            let names: Vec<String> = view.timeline.iter().map(|e| format!("{:?}", e.event)).collect();
+            names.iter().any(|n| n == event).then_some(view)
+        })
+        .await
+    }
+}
+
+/// The environment's stores, opened on the caller's runtime.
+pub async fn stores() -> (PaymentStore, CatcherStore) {
+    let env = env();
+    let payments = PaymentStore::connect(&env.payment_db).await.expect("payment db");
+    let catches = CatcherStore::connect(&env.catcher_db).await.expect("catcher db");
+    (payments, catches)
+}
+
+/// The address a `SocketAddr` listens on, as a string.
+pub fn address(addr: SocketAddr) -> String {
+    addr.to_string()
+}

@@ -1,0 +1,43 @@
+//! Replay safety: a finished call's history must replay on the current workflow code. With
+//! `UPDATE_FIXTURES=1` the history is also saved under `tests/fixtures/`, where `replay.rs`
+//! replays it on every later run, so a change that would break running calls fails the tests.
+
+use driver_call_tests::{connect, env, workspace_root};
+use driver_call_workflows::DriverCallWorkflow;
+use driver_call_workflows::domain::CallView;
+use temporalio_client::WorkflowHistory;
+use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+
+/// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
+pub async fn check_and_record(call: &CallView, name: &str) {
+    let client = connect(&env().temporal_address).await.expect("client");
+    let handle = client.get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(
+        &call.call_id,
+    ));
+    let json = handle
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .expect("history");
+    replay(&json).await;
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        let path = workspace_root().join("tests/fixtures").join(format!("{name}.json"));
+        std::fs::write(&path, &json).expect("fixture written");
+    }
+}
+
+/// Replays one history in the Rust SDK's JSON layout.
+pub async fn replay(json: &[u8]) {
+    let replayer = WorkflowReplayer::new(
+        WorkflowReplayerOptions::new()
+            .register_workflow::<DriverCallWorkflow>()
+            .expect("registered")
+            .build(),
+    )
+    .expect("replayer");
+    let history = WorkflowHistory::from_json(json).expect("history JSON");
+    replayer
+        .replay_workflow(history)
+        .await
+        .expect("the history replays on the current code");
+}

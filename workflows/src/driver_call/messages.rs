@@ -1,0 +1,116 @@
+//! What goes in and out of `DriverCallWorkflow`: its input, and the payloads of its signals,
+//! updates and query (spec section 2). All plain camelCase JSON, readable in the Web UI and CLI.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{CallView, DriverId, NewCall};
+
+/// The workflow's input: the call and the time limits it runs under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverCallInput {
+    /// The validated call.
+    pub call: NewCall,
+    /// The time limits (from the API's configuration when the call was made).
+    pub policy: CallPolicy,
+}
+
+/// Time limits of one call, fixed when it starts so that replays see the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallPolicy {
+    /// `PAYMENT_WINDOW`: an unpaid call expires after this many seconds.
+    pub payment_window_secs: u64,
+    /// `DISPATCH_TIMEOUT`: a paid call nobody catches within this many seconds expires.
+    pub dispatch_timeout_secs: u64,
+}
+
+impl CallPolicy {
+    /// The spec's defaults: ten minutes each.
+    pub const DEFAULT: CallPolicy = CallPolicy {
+        payment_window_secs: 600,
+        dispatch_timeout_secs: 600,
+    };
+
+    /// `PAYMENT_WINDOW` as a duration.
+    pub fn payment_window(&self) -> Duration {
+        Duration::from_secs(self.payment_window_secs)
+    }
+
+    /// `DISPATCH_TIMEOUT` as a duration.
+    pub fn dispatch_timeout(&self) -> Duration {
+        Duration::from_secs(self.dispatch_timeout_secs)
+    }
+}
+
+/// Payload of the `pay` update (nothing yet: the fare was quoted when the call was made).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayRequest {}
+
+/// What the payment context said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum PayOutcome {
+    /// Charged; the call is PAID.
+    Approved,
+    /// Refused for good (below the minimum fare, invalid); the call is PAYMENT_REJECTED.
+    Rejected {
+        /// The payment context's reason.
+        reason: String,
+    },
+    /// The payment context could not be reached or did not answer in time; the call stays
+    /// CREATED and the customer may pay again.
+    Unavailable {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result of the `pay` update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayResult {
+    /// What the payment context said.
+    #[serde(flatten)]
+    pub outcome: PayOutcome,
+    /// The call after the payment.
+    pub call: CallView,
+}
+
+/// Payload of the `cancel` signal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelRequest {
+    /// Why the customer cancelled, if they said.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Payload of the `deny` signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DenyRequest {
+    /// Why the call is denied.
+    pub reason: String,
+}
+
+/// Payload of the `catch` update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatchRequest {
+    /// The driver who wants the call.
+    pub driver_id: String,
+    /// The name the customer will see.
+    pub driver_name: String,
+}
+
+/// Payload of the `arrive`, `start_trip` and `complete` updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TripStepRequest {
+    /// The driver reporting the step; only the call's driver may.
+    pub driver_id: DriverId,
+}
