@@ -80,3 +80,322 @@ async fn happy_path_reaches_completed_with_one_approved_payment_and_one_complete
     assert_eq!(payment.body["status"], "APPROVED");
     replay_support::check_and_record(&call, "completed").await;
 }
+
+#[tokio::test]
+async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_minimum_is_approved() {
+    let api = Api::default_limits();
+    let (payments, catches) = stores().await;
+
+    // Below the minimum: 402, PAYMENT_REJECTED, nothing charged, never offered.
+    let cheap = api.create_call("Mapo Hapjeong", 4999).await;
+    let answer = api.pay(&cheap).await;
+    assert_eq!(answer.status, 402, "{:?}", answer.body);
+    assert_eq!(answer.headers["content-type"], "application/problem+json");
+    let view = api.wait_for_status(&cheap, "PAYMENT_REJECTED").await;
+    assert_eq!(events(&view), ["CallMade", "PaymentRejected"]);
+    let id = cheap.call_id.to_string();
+    assert_eq!(payments.count_by_call_and_status(&id, PaymentStatus::Approved).await.unwrap(), 0);
+    assert_eq!(payments.count_by_call_and_status(&id, PaymentStatus::Rejected).await.unwrap(), 1);
+    assert!(catches.find(&id).await.unwrap().is_none(), "a rejected call was offered");
+    // A rejected call cannot be paid again.
+    assert_eq!(api.pay(&cheap).await.status, 409);
+
+    // Exactly the minimum: approved.
+    let exact = api.create_call("Mapo Hapjeong", 5000).await;
+    let answer = api.pay(&exact).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let exact_id = exact.call_id.to_string();
+    assert_eq!(
+        payments.count_by_call_and_status(&exact_id, PaymentStatus::Approved).await.unwrap(),
+        1
+    );
+    replay_support::check_and_record(&cheap, "payment_rejected").await;
+}
+
+#[tokio::test]
+async fn a_call_outside_the_service_areas_is_denied_and_its_payment_disabled() {
+    let api = Api::default_limits();
+    let call = api.create_call("Busan Haeundae beach", 30000).await;
+    assert_eq!(api.pay(&call).await.status, 200);
+
+    let view = api.wait_for_event(&call, "PaymentDisabled").await;
+    assert_eq!(view.status, CallStatus::Denied);
+    assert_eq!(events(&view), ["CallMade", "PaymentApproved", "CallPayed", "CallDenied", "PaymentDisabled"]);
+    let (payments, catches) = stores().await;
+    let id = call.call_id.to_string();
+    let payment = payments.find_by_call(&id).await.unwrap().unwrap();
+    assert_eq!(payment.status, PaymentStatus::Disabled);
+    assert!(catches.find(&id).await.unwrap().is_none(), "an out-of-area call was offered");
+    replay_support::check_and_record(&call, "out_of_area").await;
+}
+
+#[tokio::test]
+async fn cancel_before_payment_ends_the_call_and_charges_nothing() {
+    let api = Api::default_limits();
+    let call = api.create_call("Nowon station", 12000).await;
+
+    let answer = api.cancel(&call).await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+    let view = api.wait_for_status(&call, "CANCELLED").await;
+    assert_eq!(events(&view), ["CallMade", "CallCancelled"]);
+    let (payments, _) = stores().await;
+    assert!(payments.find_by_call(&call.call_id.to_string()).await.unwrap().is_none());
+    // A cancelled call can neither be paid nor cancelled again.
+    assert_eq!(api.pay(&call).await.status, 409);
+    assert_eq!(api.cancel(&call).await.status, 409);
+    replay_support::check_and_record(&call, "cancelled_before_payment").await;
+}
+
+#[tokio::test]
+async fn cancel_after_dispatch_withdraws_the_offer_and_refunds() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Dongjak Noryangjin").await;
+
+    let answer = api.send(Method::DELETE, &format!("/calls/{}", call.call_id), None).await;
+    assert_eq!(answer.status, 202, "{:?}", answer.body);
+
+    let view = api.wait_for_event(&call, "PaymentCancelled").await;
+    assert_eq!(view.status, CallStatus::Cancelled);
+    let (payments, catches) = stores().await;
+    let id = call.call_id.to_string();
+    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
+        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+    })
+    .await;
+    // A withdrawn offer is no longer listed, and nobody can catch the call.
+    let offers = api.send(Method::GET, "/catches?area=dongjak", None).await;
+    assert!(!offers.body.as_array().unwrap().iter().any(|o| o["callId"] == id));
+    assert_eq!(api.catch(&call, "late-driver").await.status, 409);
+    replay_support::check_and_record(&call, "cancelled_after_dispatch").await;
+}
+
+#[tokio::test]
+async fn cancel_after_the_catch_refunds_and_withdraws_the_catch() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Jongro Insadong").await;
+    assert_eq!(api.catch(&call, "d-7").await.status, 200);
+    assert_eq!(api.trip_step(&call, "arrive", "d-7").await.status, 200);
+
+    assert_eq!(api.cancel(&call).await.status, 202);
+
+    let view = api.wait_for_event(&call, "PaymentCancelled").await;
+    assert_eq!(view.status, CallStatus::Cancelled);
+    let (payments, catches) = stores().await;
+    let id = call.call_id.to_string();
+    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    eventually(Duration::from_secs(20), "catch WITHDRAWN", || async {
+        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+    })
+    .await;
+    replay_support::check_and_record(&call, "cancelled_after_catch").await;
+}
+
+#[tokio::test]
+async fn cancel_is_refused_while_driving_and_the_trip_still_completes() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Bundang Jeongja").await;
+    assert_eq!(api.catch(&call, "d-9").await.status, 200);
+    assert_eq!(api.trip_step(&call, "arrive", "d-9").await.status, 200);
+    assert_eq!(api.trip_step(&call, "start", "d-9").await.status, 200);
+
+    let refused = api.cancel(&call).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(refused.body["status"], 409);
+    assert_eq!(api.get_call(&call).await.status, CallStatus::Driving);
+
+    assert_eq!(api.trip_step(&call, "complete", "d-9").await.status, 200);
+    api.wait_for_status(&call, "COMPLETED").await;
+    let (payments, _) = stores().await;
+    let id = call.call_id.to_string();
+    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Approved);
+}
+
+#[tokio::test]
+async fn trip_steps_from_another_driver_or_out_of_order_are_refused() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Kangnam Yeoksam").await;
+    assert_eq!(api.trip_step(&call, "arrive", "d-1").await.status, 409, "arrive before catch");
+    assert_eq!(api.catch(&call, "d-1").await.status, 200);
+    assert_eq!(api.trip_step(&call, "arrive", "d-2").await.status, 409, "another driver");
+    assert_eq!(api.trip_step(&call, "start", "d-1").await.status, 409, "start before arrive");
+    assert_eq!(api.get_call(&call).await.status, CallStatus::Caught);
+}
+
+#[tokio::test]
+async fn ten_drivers_racing_for_one_call_have_exactly_one_winner() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Mapo Sangam").await;
+
+    let attempts = (0..10).map(|i| {
+        let api = api.clone();
+        let call = call.clone();
+        async move { api.catch(&call, &format!("racer-{i}")).await }
+    });
+    let answers = futures::future::join_all(attempts).await;
+
+    let winners: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    let losers = answers.iter().filter(|a| a.status == 409).count();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    assert_eq!(losers, 9, "{answers:?}");
+    let winner = winners[0].view().driver.expect("a driver").driver_id.to_string();
+    let (_, catches) = stores().await;
+    let id = call.call_id.to_string();
+    let row = eventually(Duration::from_secs(20), "the catch row", || async {
+        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Caught)
+    })
+    .await;
+    assert_eq!(row.driver_id.as_deref(), Some(winner.as_str()));
+    assert_eq!(api.get_call(&call).await.driver.unwrap().driver_id.to_string(), winner);
+}
+
+#[tokio::test]
+async fn an_uncaught_call_expires_after_the_dispatch_timeout_and_is_refunded() {
+    let api = Api::short_limits();
+    let call = api.create_call("Kangnam Sinsa", 9000).await;
+    assert_eq!(api.pay(&call).await.status, 200);
+
+    let view = api.wait_for_event(&call, "PaymentCancelled").await;
+    assert_eq!(view.status, CallStatus::Expired);
+    assert!(events(&view).contains(&"CallExpired".to_owned()));
+    let (payments, catches) = stores().await;
+    let id = call.call_id.to_string();
+    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
+        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+    })
+    .await;
+    replay_support::check_and_record(&call, "dispatch_expired").await;
+}
+
+#[tokio::test]
+async fn an_unpaid_call_expires_after_the_payment_window() {
+    let api = Api::short_limits();
+    let call = api.create_call("Nowon Sanggye", 9000).await;
+
+    let view = api.wait_for_status(&call, "EXPIRED").await;
+    assert_eq!(events(&view), ["CallMade", "CallExpired"]);
+    assert_eq!(api.pay(&call).await.status, 409);
+    let (payments, _) = stores().await;
+    assert!(payments.find_by_call(&call.call_id.to_string()).await.unwrap().is_none());
+    replay_support::check_and_record(&call, "payment_expired").await;
+}
+
+fn cli(args: &[&str]) -> String {
+    let output = std::process::Command::new(temporal_cli())
+        .args(args)
+        .args(["--address", &env().temporal_address, "--namespace", "default"])
+        .output()
+        .expect("the temporal CLI runs");
+    assert!(
+        output.status.success(),
+        "temporal {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_it() {
+    let api = Api::default_limits();
+    let call = paid_and_dispatched(&api, "Jongro Gwanghwamun").await;
+    let workflow_id = format!("call-{}", call.call_id);
+
+    // Signal with the CLI, as an operator would.
+    cli(&[
+        "workflow", "signal", "--workflow-id", &workflow_id, "--name", "deny",
+        "--input", r#"{"reason":"no drivers tonight"}"#,
+    ]);
+
+    let view = api.wait_for_event(&call, "PaymentDisabled").await;
+    assert_eq!(view.status, CallStatus::Denied);
+    let (payments, catches) = stores().await;
+    let id = call.call_id.to_string();
+    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Disabled);
+    eventually(Duration::from_secs(20), "offer DENIED", || async {
+        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Denied)
+    })
+    .await;
+
+    // The CLI's query shows the call view.
+    let queried = cli(&["workflow", "query", "--workflow-id", &workflow_id, "--type", "dashboard", "-o", "json"]);
+    let queried: Value = serde_json::from_str(&queried).expect("query JSON");
+    let result = &queried["queryResult"][0];
+    assert_eq!(result["status"], "DENIED", "{queried}");
+    assert_eq!(result["callId"], id);
+
+    // And the search attribute finds it (visibility is eventually consistent: poll).
+    let query = format!("CallStatus=\"DENIED\" AND WorkflowId=\"{workflow_id}\"");
+    eventually(Duration::from_secs(20), "the CLI list to show the call", || async {
+        let listed = cli(&["workflow", "list", "--query", &query, "-o", "json"]);
+        listed.contains(&workflow_id).then_some(())
+    })
+    .await;
+    replay_support::check_and_record(&call, "denied").await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_json_and_change_nothing() {
+    let api = Api::default_limits();
+    let client = driver_call_tests::connect(&env().temporal_address).await.unwrap();
+    let count = || async {
+        client
+            .count_workflows("WorkflowType = 'DriverCallWorkflow'", Default::default())
+            .await
+            .unwrap()
+            .count()
+    };
+    let before = count().await;
+    let valid = json!({"mobile": "010-1111-2222", "location": "Mapo", "payType": "CARD", "payAmount": 9000});
+    let with = |field: &str, value: Value| {
+        let mut body = valid.clone();
+        body[field] = value;
+        body
+    };
+    let without = |field: &str| {
+        let mut body = valid.clone();
+        body.as_object_mut().unwrap().remove(field);
+        body
+    };
+
+    let malformed = api.send_raw("/calls", "application/json", "{not json").await;
+    assert_eq!(malformed.status, 400);
+    let cases = [
+        ("missing field", without("location"), 422),
+        ("negative amount", with("payAmount", json!(-1)), 422),
+        ("non-integer amount", with("payAmount", json!(5000.5)), 422),
+        ("amount as text", with("payAmount", json!("5000")), 422),
+        ("unknown payType", with("payType", json!("BITCOIN")), 422),
+        ("bad mobile", with("mobile", json!("call me")), 422),
+        ("empty location", with("location", json!("  ")), 422),
+    ];
+    for (case, body, status) in cases {
+        let answer = api.send(Method::POST, "/calls", Some(body)).await;
+        assert_eq!(answer.status, status, "{case}: {:?}", answer.body);
+        assert_eq!(answer.headers["content-type"], "application/problem+json", "{case}");
+        assert_eq!(answer.body["status"], status, "{case}");
+        assert!(answer.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{case}");
+    }
+    let unknown = uuid::Uuid::new_v4();
+    for (method, path) in [
+        (Method::GET, format!("/calls/{unknown}")),
+        (Method::POST, format!("/calls/{unknown}/pay")),
+        (Method::POST, format!("/calls/{unknown}/cancel")),
+        (Method::GET, "/calls/not-a-uuid".to_owned()),
+        (Method::GET, format!("/payments/{unknown}")),
+    ] {
+        let answer = api.send(method.clone(), &path, None).await;
+        assert_eq!(answer.status, 404, "{method} {path}: {:?}", answer.body);
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+    }
+    let bad_catch = api
+        .send(Method::POST, &format!("/catches/{unknown}"), Some(json!({"driverId": ""})))
+        .await;
+    assert_eq!(bad_catch.status, 422);
+    let unknown_catch = api
+        .send(Method::POST, &format!("/catches/{unknown}"), Some(json!({"driverId": "d", "driverName": "D"})))
+        .await;
+    assert_eq!(unknown_catch.status, 404);
+
+    assert_eq!(count().await, before, "a bad request started a workflow");
+}
