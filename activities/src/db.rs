@@ -36,7 +36,9 @@ pub async fn connect(url: &str, migrator: &Migrator) -> Result<AnyPool, StoreErr
         .await?;
     if sqlite_path(url).is_some() {
         // WAL lets the API read while a worker writes the same file.
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&pool)
+            .await?;
     }
     migrator.run(&pool).await?;
     Ok(pool)
@@ -48,13 +50,18 @@ pub fn sqlite_url(data_dir: &Path, context: &str) -> String {
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
 fn create_parent_dir(path: &str) -> Result<(), StoreError> {
-    let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) else {
+    let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    else {
         return Ok(());
     };
     std::fs::create_dir_all(parent)
@@ -71,7 +78,10 @@ fn with_create_mode(url: &str) -> String {
 }
 
 /// Parses a stored status, reporting values this version does not know.
-pub(crate) fn parse_stored<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, StoreError> {
+pub(crate) fn parse_stored<T>(
+    value: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
     parse(value).ok_or_else(|| StoreError::Corrupt(value.to_owned()))
 }
 
@@ -81,8 +91,14 @@ mod tests {
 
     #[test]
     fn sqlite_urls_get_create_mode_and_postgres_urls_are_untouched() {
-        assert_eq!(with_create_mode("sqlite://data/p.db"), "sqlite://data/p.db?mode=rwc");
-        assert_eq!(with_create_mode("sqlite://p.db?mode=ro"), "sqlite://p.db?mode=ro");
+        assert_eq!(
+            with_create_mode("sqlite://data/p.db"),
+            "sqlite://data/p.db?mode=rwc"
+        );
+        assert_eq!(
+            with_create_mode("sqlite://p.db?mode=ro"),
+            "sqlite://p.db?mode=ro"
+        );
         assert_eq!(with_create_mode("postgres://h/db"), "postgres://h/db");
     }
 

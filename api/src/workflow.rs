@@ -31,19 +31,28 @@ fn handle(client: &Client, call_id: &CallId) -> WorkflowHandle<Client, DriverCal
 }
 
 /// Starts the call's workflow; a call id is used once, ever.
-pub(crate) async fn start(client: &Client, call: NewCall, policy: CallPolicy) -> Result<(), ApiError> {
+pub(crate) async fn start(
+    client: &Client,
+    call: NewCall,
+    policy: CallPolicy,
+) -> Result<(), ApiError> {
     let workflow_id = DriverCallWorkflow::workflow_id(&call.call_id);
     let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
         .build();
     let input = DriverCallInput { call, policy };
-    match client.start_workflow(DriverCallWorkflow::run, input, options).await {
+    match client
+        .start_workflow(DriverCallWorkflow::run, input, options)
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(WorkflowStartError::AlreadyStarted { .. }) => {
-            Err(ApiError::Conflict("a call with this id already exists".to_owned()))
-        }
+        Err(WorkflowStartError::AlreadyStarted { .. }) => Err(ApiError::Conflict(
+            "a call with this id already exists".to_owned(),
+        )),
         Err(WorkflowStartError::Rpc(status)) => Err(rpc_error(status)),
-        Err(e) => Err(ApiError::Unexpected(anyhow::Error::new(e).context("Failed to start the call"))),
+        Err(e) => Err(ApiError::Unexpected(
+            anyhow::Error::new(e).context("Failed to start the call"),
+        )),
     }
 }
 
@@ -53,7 +62,11 @@ pub(crate) async fn view(client: &Client, call_id: &CallId) -> Result<CallView, 
     use backon::{ExponentialBuilder, Retryable};
     let query = || async {
         handle(client, call_id)
-            .query(DriverCallWorkflow::dashboard, (), WorkflowQueryOptions::default())
+            .query(
+                DriverCallWorkflow::dashboard,
+                (),
+                WorkflowQueryOptions::default(),
+            )
             .await
     };
     let result = query
@@ -67,7 +80,9 @@ pub(crate) async fn view(client: &Client, call_id: &CallId) -> Result<CallView, 
     result.map_err(|e| match e {
         WorkflowQueryError::NotFound(_) => not_found(call_id),
         WorkflowQueryError::Rpc(status) => rpc_error(status),
-        other => ApiError::Unexpected(anyhow::Error::new(other).context("Failed to query the call")),
+        other => {
+            ApiError::Unexpected(anyhow::Error::new(other).context("Failed to query the call"))
+        }
     })
 }
 
@@ -90,7 +105,11 @@ pub(crate) async fn catch(
     request: CatchRequest,
 ) -> Result<CallView, ApiError> {
     let result = handle(client, call_id)
-        .execute_update(DriverCallWorkflow::catch, request, WorkflowExecuteUpdateOptions::default())
+        .execute_update(
+            DriverCallWorkflow::catch,
+            request,
+            WorkflowExecuteUpdateOptions::default(),
+        )
         .await;
     result.map_err(|e| update_error(e, call_id))
 }
@@ -105,29 +124,53 @@ pub(crate) async fn trip_step(
     let handle = handle(client, call_id);
     let options = WorkflowExecuteUpdateOptions::default();
     let result = match step {
-        TripStep::Arrive => handle.execute_update(DriverCallWorkflow::arrive, request, options).await,
+        TripStep::Arrive => {
+            handle
+                .execute_update(DriverCallWorkflow::arrive, request, options)
+                .await
+        }
         TripStep::StartTrip => {
-            handle.execute_update(DriverCallWorkflow::start_trip, request, options).await
+            handle
+                .execute_update(DriverCallWorkflow::start_trip, request, options)
+                .await
         }
         TripStep::Complete => {
-            handle.execute_update(DriverCallWorkflow::complete, request, options).await
+            handle
+                .execute_update(DriverCallWorkflow::complete, request, options)
+                .await
         }
     };
     result.map_err(|e| update_error(e, call_id))
 }
 
 /// Sends the `cancel` signal.
-pub(crate) async fn cancel(client: &Client, call_id: &CallId, request: CancelRequest) -> Result<(), ApiError> {
+pub(crate) async fn cancel(
+    client: &Client,
+    call_id: &CallId,
+    request: CancelRequest,
+) -> Result<(), ApiError> {
     let result = handle(client, call_id)
-        .signal(DriverCallWorkflow::cancel, request, WorkflowSignalOptions::default())
+        .signal(
+            DriverCallWorkflow::cancel,
+            request,
+            WorkflowSignalOptions::default(),
+        )
         .await;
     result.map_err(|e| signal_error(e, call_id))
 }
 
 /// Sends the `deny` signal.
-pub(crate) async fn deny(client: &Client, call_id: &CallId, request: DenyRequest) -> Result<(), ApiError> {
+pub(crate) async fn deny(
+    client: &Client,
+    call_id: &CallId,
+    request: DenyRequest,
+) -> Result<(), ApiError> {
     let result = handle(client, call_id)
-        .signal(DriverCallWorkflow::deny, request, WorkflowSignalOptions::default())
+        .signal(
+            DriverCallWorkflow::deny,
+            request,
+            WorkflowSignalOptions::default(),
+        )
         .await;
     result.map_err(|e| signal_error(e, call_id))
 }
@@ -145,7 +188,9 @@ fn update_error(error: WorkflowUpdateError, call_id: &CallId) -> ApiError {
             ApiError::Conflict(format!("call {call_id} has already ended"))
         }
         WorkflowUpdateError::Rpc(status) => rpc_error(status),
-        other => ApiError::Unexpected(anyhow::Error::new(other).context("Failed to update the call")),
+        other => {
+            ApiError::Unexpected(anyhow::Error::new(other).context("Failed to update the call"))
+        }
     }
 }
 
@@ -155,13 +200,17 @@ fn signal_error(error: WorkflowInteractionError, call_id: &CallId) -> ApiError {
             ApiError::Conflict(format!("call {call_id} has already ended"))
         }
         WorkflowInteractionError::Rpc(status) => rpc_error(status),
-        other => ApiError::Unexpected(anyhow::Error::new(other).context("Failed to signal the call")),
+        other => {
+            ApiError::Unexpected(anyhow::Error::new(other).context("Failed to signal the call"))
+        }
     }
 }
 
 fn rpc_error(status: tonic::Status) -> ApiError {
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted => {
+        tonic::Code::Unavailable
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::ResourceExhausted => {
             ApiError::Unavailable(format!("Temporal is not reachable: {}", status.message()))
         }
         _ => ApiError::Unexpected(anyhow::Error::new(status).context("Temporal call failed")),

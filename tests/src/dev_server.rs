@@ -27,7 +27,15 @@ impl DevServer {
     pub fn start_on(db_file: &Path, port: u16) -> anyhow::Result<Self> {
         let mut command = Command::new(super::temporal_cli());
         command
-            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "error"])
+            .args([
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--log-level",
+                "error",
+            ])
             .args(["--port", &port.to_string()])
             .args(["--http-port", &free_port()?.to_string()])
             .args(["--metrics-port", &free_port()?.to_string()])
@@ -74,7 +82,10 @@ impl DevServer {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("the dev server did not listen on {} within {timeout:?}", self.port)
+        bail!(
+            "the dev server did not listen on {} within {timeout:?}",
+            self.port
+        )
     }
 }
 
@@ -102,5 +113,7 @@ fn die_with_this_thread(command: &mut Command) {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }

@@ -138,7 +138,10 @@ pub async fn connect(address: &str) -> anyhow::Result<Client> {
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
         .context("Failed to connect to the dev server")?;
-    Ok(Client::new(connection, ClientOptions::new("default").build())?)
+    Ok(Client::new(
+        connection,
+        ClientOptions::new("default").build(),
+    )?)
 }
 
 /// A fresh directory under the target directory (kept after the run for inspection).
@@ -177,7 +180,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -284,14 +290,22 @@ impl Api {
 
     /// `POST /calls/{id}/pay`.
     pub async fn pay(&self, call: &CallView) -> Answer {
-        self.send(reqwest::Method::POST, &format!("/calls/{}/pay", call.call_id), None)
-            .await
+        self.send(
+            reqwest::Method::POST,
+            &format!("/calls/{}/pay", call.call_id),
+            None,
+        )
+        .await
     }
 
     /// `GET /calls/{id}`.
     pub async fn get_call(&self, call: &CallView) -> CallView {
         let answer = self
-            .send(reqwest::Method::GET, &format!("/calls/{}", call.call_id), None)
+            .send(
+                reqwest::Method::GET,
+                &format!("/calls/{}", call.call_id),
+                None,
+            )
             .await;
         assert_eq!(answer.status, 200, "get call: {:?}", answer.body);
         answer.view()
@@ -329,20 +343,32 @@ impl Api {
 
     /// Polls the call until it reaches `status`.
     pub async fn wait_for_status(&self, call: &CallView, status: &str) -> CallView {
-        eventually(Duration::from_secs(30), &format!("call to be {status}"), || async {
-            let view = self.get_call(call).await;
-            (view.status.as_str() == status).then_some(view)
-        })
+        eventually(
+            Duration::from_secs(30),
+            &format!("call to be {status}"),
+            || async {
+                let view = self.get_call(call).await;
+                (view.status.as_str() == status).then_some(view)
+            },
+        )
         .await
     }
 
     /// Polls the call until its timeline has `event`.
     pub async fn wait_for_event(&self, call: &CallView, event: &str) -> CallView {
-        eventually(Duration::from_secs(30), &format!("timeline event {event}"), || async {
-            let view = self.get_call(call).await;
-            let names: Vec<String> = view.timeline.iter().map(|e| format!("{:?}", e.event)).collect();
-            names.iter().any(|n| n == event).then_some(view)
-        })
+        eventually(
+            Duration::from_secs(30),
+            &format!("timeline event {event}"),
+            || async {
+                let view = self.get_call(call).await;
+                let names: Vec<String> = view
+                    .timeline
+                    .iter()
+                    .map(|e| format!("{:?}", e.event))
+                    .collect();
+                names.iter().any(|n| n == event).then_some(view)
+            },
+        )
         .await
     }
 }
@@ -350,8 +376,12 @@ impl Api {
 /// The environment's stores, opened on the caller's runtime.
 pub async fn stores() -> (PaymentStore, CatcherStore) {
     let env = env();
-    let payments = PaymentStore::connect(&env.payment_db).await.expect("payment db");
-    let catches = CatcherStore::connect(&env.catcher_db).await.expect("catcher db");
+    let payments = PaymentStore::connect(&env.payment_db)
+        .await
+        .expect("payment db");
+    let catches = CatcherStore::connect(&env.catcher_db)
+        .await
+        .expect("catcher db");
     (payments, catches)
 }
 

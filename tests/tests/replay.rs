@@ -21,8 +21,17 @@ async fn recorded_histories_of_the_main_paths_replay_on_the_current_code() {
         .iter()
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
-    for required in ["completed", "payment_rejected", "out_of_area", "cancelled_after_dispatch", "denied"] {
-        assert!(names.iter().any(|n| n == required), "fixture {required} is missing: {names:?}");
+    for required in [
+        "completed",
+        "payment_rejected",
+        "out_of_area",
+        "cancelled_after_dispatch",
+        "denied",
+    ] {
+        assert!(
+            names.iter().any(|n| n == required),
+            "fixture {required} is missing: {names:?}"
+        );
     }
     for path in fixtures {
         let json = std::fs::read(&path).expect("fixture readable");

@@ -11,9 +11,8 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {
     let client = connect(&env().temporal_address).await.expect("client");
-    let handle = client.get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(
-        &call.call_id,
-    ));
+    let handle = client
+        .get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(&call.call_id));
     let json = handle
         .fetch_history(Default::default())
         .to_json()
@@ -21,7 +20,9 @@ pub async fn check_and_record(call: &CallView, name: &str) {
         .expect("history");
     replay(&json).await;
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        let path = workspace_root().join("tests/fixtures").join(format!("{name}.json"));
+        let path = workspace_root()
+            .join("tests/fixtures")
+            .join(format!("{name}.json"));
         std::fs::write(&path, &json).expect("fixture written");
     }
 }

@@ -13,7 +13,10 @@ use serde_json::{Value, json};
 mod replay_support;
 
 fn events(view: &CallView) -> Vec<String> {
-    view.timeline.iter().map(|e| format!("{:?}", e.event)).collect()
+    view.timeline
+        .iter()
+        .map(|e| format!("{:?}", e.event))
+        .collect()
 }
 
 async fn paid_and_dispatched(api: &Api, location: &str) -> CallView {
@@ -38,7 +41,12 @@ async fn happy_path_reaches_completed_with_one_approved_payment_and_one_complete
     api.wait_for_status(&call, "DISPATCHED").await;
     let offers = api.send(Method::GET, "/catches?area=KANGNAM", None).await;
     assert!(
-        offers.body.as_array().unwrap().iter().any(|o| o["callId"] == call.call_id.to_string()),
+        offers
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["callId"] == call.call_id.to_string()),
         "the open offer is listed: {:?}",
         offers.body
     );
@@ -67,9 +75,19 @@ async fn happy_path_reaches_completed_with_one_approved_payment_and_one_complete
     );
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.count_by_call_and_status(&id, PaymentStatus::Approved).await.unwrap(), 1);
+    assert_eq!(
+        payments
+            .count_by_call_and_status(&id, PaymentStatus::Approved)
+            .await
+            .unwrap(),
+        1
+    );
     let catch = eventually(Duration::from_secs(20), "catch row COMPLETED", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Completed)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Completed)
     })
     .await;
     assert_eq!(catch.driver_id.as_deref(), Some("d-1"));
@@ -94,9 +112,24 @@ async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_min
     let view = api.wait_for_status(&cheap, "PAYMENT_REJECTED").await;
     assert_eq!(events(&view), ["CallMade", "PaymentRejected"]);
     let id = cheap.call_id.to_string();
-    assert_eq!(payments.count_by_call_and_status(&id, PaymentStatus::Approved).await.unwrap(), 0);
-    assert_eq!(payments.count_by_call_and_status(&id, PaymentStatus::Rejected).await.unwrap(), 1);
-    assert!(catches.find(&id).await.unwrap().is_none(), "a rejected call was offered");
+    assert_eq!(
+        payments
+            .count_by_call_and_status(&id, PaymentStatus::Approved)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        payments
+            .count_by_call_and_status(&id, PaymentStatus::Rejected)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        catches.find(&id).await.unwrap().is_none(),
+        "a rejected call was offered"
+    );
     // A rejected call cannot be paid again.
     assert_eq!(api.pay(&cheap).await.status, 409);
 
@@ -106,7 +139,10 @@ async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_min
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     let exact_id = exact.call_id.to_string();
     assert_eq!(
-        payments.count_by_call_and_status(&exact_id, PaymentStatus::Approved).await.unwrap(),
+        payments
+            .count_by_call_and_status(&exact_id, PaymentStatus::Approved)
+            .await
+            .unwrap(),
         1
     );
     replay_support::check_and_record(&cheap, "payment_rejected").await;
@@ -120,12 +156,24 @@ async fn a_call_outside_the_service_areas_is_denied_and_its_payment_disabled() {
 
     let view = api.wait_for_event(&call, "PaymentDisabled").await;
     assert_eq!(view.status, CallStatus::Denied);
-    assert_eq!(events(&view), ["CallMade", "PaymentApproved", "CallPayed", "CallDenied", "PaymentDisabled"]);
+    assert_eq!(
+        events(&view),
+        [
+            "CallMade",
+            "PaymentApproved",
+            "CallPayed",
+            "CallDenied",
+            "PaymentDisabled"
+        ]
+    );
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
     let payment = payments.find_by_call(&id).await.unwrap().unwrap();
     assert_eq!(payment.status, PaymentStatus::Disabled);
-    assert!(catches.find(&id).await.unwrap().is_none(), "an out-of-area call was offered");
+    assert!(
+        catches.find(&id).await.unwrap().is_none(),
+        "an out-of-area call was offered"
+    );
     replay_support::check_and_record(&call, "out_of_area").await;
 }
 
@@ -139,7 +187,13 @@ async fn cancel_before_payment_ends_the_call_and_charges_nothing() {
     let view = api.wait_for_status(&call, "CANCELLED").await;
     assert_eq!(events(&view), ["CallMade", "CallCancelled"]);
     let (payments, _) = stores().await;
-    assert!(payments.find_by_call(&call.call_id.to_string()).await.unwrap().is_none());
+    assert!(
+        payments
+            .find_by_call(&call.call_id.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A cancelled call can neither be paid nor cancelled again.
     assert_eq!(api.pay(&call).await.status, 409);
     assert_eq!(api.cancel(&call).await.status, 409);
@@ -151,21 +205,37 @@ async fn cancel_after_dispatch_withdraws_the_offer_and_refunds() {
     let api = Api::default_limits();
     let call = paid_and_dispatched(&api, "Dongjak Noryangjin").await;
 
-    let answer = api.send(Method::DELETE, &format!("/calls/{}", call.call_id), None).await;
+    let answer = api
+        .send(Method::DELETE, &format!("/calls/{}", call.call_id), None)
+        .await;
     assert_eq!(answer.status, 202, "{:?}", answer.body);
 
     let view = api.wait_for_event(&call, "PaymentCancelled").await;
     assert_eq!(view.status, CallStatus::Cancelled);
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    assert_eq!(
+        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        PaymentStatus::Cancelled
+    );
     eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Withdrawn)
     })
     .await;
     // A withdrawn offer is no longer listed, and nobody can catch the call.
     let offers = api.send(Method::GET, "/catches?area=dongjak", None).await;
-    assert!(!offers.body.as_array().unwrap().iter().any(|o| o["callId"] == id));
+    assert!(
+        !offers
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["callId"] == id)
+    );
     assert_eq!(api.catch(&call, "late-driver").await.status, 409);
     replay_support::check_and_record(&call, "cancelled_after_dispatch").await;
 }
@@ -183,9 +253,16 @@ async fn cancel_after_the_catch_refunds_and_withdraws_the_catch() {
     assert_eq!(view.status, CallStatus::Cancelled);
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    assert_eq!(
+        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        PaymentStatus::Cancelled
+    );
     eventually(Duration::from_secs(20), "catch WITHDRAWN", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Withdrawn)
     })
     .await;
     replay_support::check_and_record(&call, "cancelled_after_catch").await;
@@ -208,17 +285,32 @@ async fn cancel_is_refused_while_driving_and_the_trip_still_completes() {
     api.wait_for_status(&call, "COMPLETED").await;
     let (payments, _) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Approved);
+    assert_eq!(
+        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        PaymentStatus::Approved
+    );
 }
 
 #[tokio::test]
 async fn trip_steps_from_another_driver_or_out_of_order_are_refused() {
     let api = Api::default_limits();
     let call = paid_and_dispatched(&api, "Kangnam Yeoksam").await;
-    assert_eq!(api.trip_step(&call, "arrive", "d-1").await.status, 409, "arrive before catch");
+    assert_eq!(
+        api.trip_step(&call, "arrive", "d-1").await.status,
+        409,
+        "arrive before catch"
+    );
     assert_eq!(api.catch(&call, "d-1").await.status, 200);
-    assert_eq!(api.trip_step(&call, "arrive", "d-2").await.status, 409, "another driver");
-    assert_eq!(api.trip_step(&call, "start", "d-1").await.status, 409, "start before arrive");
+    assert_eq!(
+        api.trip_step(&call, "arrive", "d-2").await.status,
+        409,
+        "another driver"
+    );
+    assert_eq!(
+        api.trip_step(&call, "start", "d-1").await.status,
+        409,
+        "start before arrive"
+    );
     assert_eq!(api.get_call(&call).await.status, CallStatus::Caught);
 }
 
@@ -238,15 +330,32 @@ async fn ten_drivers_racing_for_one_call_have_exactly_one_winner() {
     let losers = answers.iter().filter(|a| a.status == 409).count();
     assert_eq!(winners.len(), 1, "{answers:?}");
     assert_eq!(losers, 9, "{answers:?}");
-    let winner = winners[0].view().driver.expect("a driver").driver_id.to_string();
+    let winner = winners[0]
+        .view()
+        .driver
+        .expect("a driver")
+        .driver_id
+        .to_string();
     let (_, catches) = stores().await;
     let id = call.call_id.to_string();
     let row = eventually(Duration::from_secs(20), "the catch row", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Caught)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Caught)
     })
     .await;
     assert_eq!(row.driver_id.as_deref(), Some(winner.as_str()));
-    assert_eq!(api.get_call(&call).await.driver.unwrap().driver_id.to_string(), winner);
+    assert_eq!(
+        api.get_call(&call)
+            .await
+            .driver
+            .unwrap()
+            .driver_id
+            .to_string(),
+        winner
+    );
 }
 
 #[tokio::test]
@@ -260,9 +369,16 @@ async fn an_uncaught_call_expires_after_the_dispatch_timeout_and_is_refunded() {
     assert!(events(&view).contains(&"CallExpired".to_owned()));
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Cancelled);
+    assert_eq!(
+        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        PaymentStatus::Cancelled
+    );
     eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Withdrawn)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Withdrawn)
     })
     .await;
     replay_support::check_and_record(&call, "dispatch_expired").await;
@@ -277,14 +393,25 @@ async fn an_unpaid_call_expires_after_the_payment_window() {
     assert_eq!(events(&view), ["CallMade", "CallExpired"]);
     assert_eq!(api.pay(&call).await.status, 409);
     let (payments, _) = stores().await;
-    assert!(payments.find_by_call(&call.call_id.to_string()).await.unwrap().is_none());
+    assert!(
+        payments
+            .find_by_call(&call.call_id.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
     replay_support::check_and_record(&call, "payment_expired").await;
 }
 
 fn cli(args: &[&str]) -> String {
     let output = std::process::Command::new(temporal_cli())
         .args(args)
-        .args(["--address", &env().temporal_address, "--namespace", "default"])
+        .args([
+            "--address",
+            &env().temporal_address,
+            "--namespace",
+            "default",
+        ])
         .output()
         .expect("the temporal CLI runs");
     assert!(
@@ -303,22 +430,44 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
 
     // Signal with the CLI, as an operator would.
     cli(&[
-        "workflow", "signal", "--workflow-id", &workflow_id, "--name", "deny",
-        "--input", r#"{"reason":"no drivers tonight"}"#,
+        "workflow",
+        "signal",
+        "--workflow-id",
+        &workflow_id,
+        "--name",
+        "deny",
+        "--input",
+        r#"{"reason":"no drivers tonight"}"#,
     ]);
 
     let view = api.wait_for_event(&call, "PaymentDisabled").await;
     assert_eq!(view.status, CallStatus::Denied);
     let (payments, catches) = stores().await;
     let id = call.call_id.to_string();
-    assert_eq!(payments.find_by_call(&id).await.unwrap().unwrap().status, PaymentStatus::Disabled);
+    assert_eq!(
+        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        PaymentStatus::Disabled
+    );
     eventually(Duration::from_secs(20), "offer DENIED", || async {
-        catches.find(&id).await.unwrap().filter(|c| c.status == CatchStatus::Denied)
+        catches
+            .find(&id)
+            .await
+            .unwrap()
+            .filter(|c| c.status == CatchStatus::Denied)
     })
     .await;
 
     // The CLI's query shows the call view.
-    let queried = cli(&["workflow", "query", "--workflow-id", &workflow_id, "--type", "dashboard", "-o", "json"]);
+    let queried = cli(&[
+        "workflow",
+        "query",
+        "--workflow-id",
+        &workflow_id,
+        "--type",
+        "dashboard",
+        "-o",
+        "json",
+    ]);
     let queried: Value = serde_json::from_str(&queried).expect("query JSON");
     let result = &queried["queryResult"][0];
     assert_eq!(result["status"], "DENIED", "{queried}");
@@ -326,10 +475,14 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
 
     // And the search attribute finds it (visibility is eventually consistent: poll).
     let query = format!("CallStatus=\"DENIED\" AND WorkflowId=\"{workflow_id}\"");
-    eventually(Duration::from_secs(20), "the CLI list to show the call", || async {
-        let listed = cli(&["workflow", "list", "--query", &query, "-o", "json"]);
-        listed.contains(&workflow_id).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the CLI list to show the call",
+        || async {
+            let listed = cli(&["workflow", "list", "--query", &query, "-o", "json"]);
+            listed.contains(&workflow_id).then_some(())
+        },
+    )
     .await;
     replay_support::check_and_record(&call, "denied").await;
 }
@@ -337,7 +490,9 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
 #[tokio::test]
 async fn bad_requests_get_problem_json_and_change_nothing() {
     let api = Api::default_limits();
-    let client = driver_call_tests::connect(&env().temporal_address).await.unwrap();
+    let client = driver_call_tests::connect(&env().temporal_address)
+        .await
+        .unwrap();
     let count = || async {
         client
             .count_workflows("WorkflowType = 'DriverCallWorkflow'", Default::default())
@@ -358,7 +513,9 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
         body
     };
 
-    let malformed = api.send_raw("/calls", "application/json", "{not json").await;
+    let malformed = api
+        .send_raw("/calls", "application/json", "{not json")
+        .await;
     assert_eq!(malformed.status, 400);
     let cases = [
         ("missing field", without("location"), 422),
@@ -372,9 +529,17 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
     for (case, body, status) in cases {
         let answer = api.send(Method::POST, "/calls", Some(body)).await;
         assert_eq!(answer.status, status, "{case}: {:?}", answer.body);
-        assert_eq!(answer.headers["content-type"], "application/problem+json", "{case}");
+        assert_eq!(
+            answer.headers["content-type"], "application/problem+json",
+            "{case}"
+        );
         assert_eq!(answer.body["status"], status, "{case}");
-        assert!(answer.body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{case}");
+        assert!(
+            answer.body["detail"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{case}"
+        );
     }
     let unknown = uuid::Uuid::new_v4();
     for (method, path) in [
@@ -389,11 +554,19 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
         assert_eq!(answer.headers["content-type"], "application/problem+json");
     }
     let bad_catch = api
-        .send(Method::POST, &format!("/catches/{unknown}"), Some(json!({"driverId": ""})))
+        .send(
+            Method::POST,
+            &format!("/catches/{unknown}"),
+            Some(json!({"driverId": ""})),
+        )
         .await;
     assert_eq!(bad_catch.status, 422);
     let unknown_catch = api
-        .send(Method::POST, &format!("/catches/{unknown}"), Some(json!({"driverId": "d", "driverName": "D"})))
+        .send(
+            Method::POST,
+            &format!("/catches/{unknown}"),
+            Some(json!({"driverId": "d", "driverName": "D"})),
+        )
         .await;
     assert_eq!(unknown_catch.status, 404);
 

@@ -13,7 +13,10 @@ const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A URL of each backend, each a database nobody else uses.
 async fn fresh_databases(context: &str) -> Vec<String> {
-    let sqlite = format!("sqlite://{}/{context}.db", scratch_dir("stores").unwrap().display());
+    let sqlite = format!(
+        "sqlite://{}/{context}.db",
+        scratch_dir("stores").unwrap().display()
+    );
     let admin = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
     let name = format!("dc_{}", uuid::Uuid::new_v4().simple());
     let mut connection = sqlx::PgConnection::connect(&admin)
@@ -62,7 +65,11 @@ async fn approval_is_idempotent_per_call_even_when_racing() {
             .unwrap();
         assert_eq!(approved, 1, "{url}");
         let record = store.find(&ids[0]).await.unwrap().unwrap();
-        assert_eq!(record.idempotency_key, format!("payment:{call_id}"), "{url}");
+        assert_eq!(
+            record.idempotency_key,
+            format!("payment:{call_id}"),
+            "{url}"
+        );
     }
 }
 
@@ -71,12 +78,22 @@ async fn a_fare_below_the_minimum_is_recorded_as_rejected_and_stays_rejected() {
     for url in fresh_databases("payment").await {
         let store = PaymentStore::connect(&url).await.unwrap();
         let call_id = new_call_id();
-        let first = store.approve(&approval(call_id, 4999), minimum()).await.unwrap();
+        let first = store
+            .approve(&approval(call_id, 4999), minimum())
+            .await
+            .unwrap();
         assert_eq!(first.status, PaymentStatus::Rejected, "{url}");
         assert!(first.reason.unwrap().contains("minimum"), "{url}");
-        let again = store.approve(&approval(call_id, 4999), minimum()).await.unwrap();
+        let again = store
+            .approve(&approval(call_id, 4999), minimum())
+            .await
+            .unwrap();
         assert_eq!(again.payment_id, first.payment_id, "{url}");
-        assert_eq!(store.refund(&call_id, RefundKind::Cancel).await.unwrap(), None, "{url}");
+        assert_eq!(
+            store.refund(&call_id, RefundKind::Cancel).await.unwrap(),
+            None,
+            "{url}"
+        );
     }
 }
 
@@ -84,15 +101,36 @@ async fn a_fare_below_the_minimum_is_recorded_as_rejected_and_stays_rejected() {
 async fn refunds_happen_once_and_only_for_approved_payments() {
     for url in fresh_databases("payment").await {
         let store = PaymentStore::connect(&url).await.unwrap();
-        assert_eq!(store.refund(&new_call_id(), RefundKind::Cancel).await.unwrap(), None);
+        assert_eq!(
+            store
+                .refund(&new_call_id(), RefundKind::Cancel)
+                .await
+                .unwrap(),
+            None
+        );
 
         let call_id = new_call_id();
-        let paid = store.approve(&approval(call_id, 5000), minimum()).await.unwrap();
-        let first = store.refund(&call_id, RefundKind::Disable).await.unwrap().unwrap();
-        let second = store.refund(&call_id, RefundKind::Cancel).await.unwrap().unwrap();
+        let paid = store
+            .approve(&approval(call_id, 5000), minimum())
+            .await
+            .unwrap();
+        let first = store
+            .refund(&call_id, RefundKind::Disable)
+            .await
+            .unwrap()
+            .unwrap();
+        let second = store
+            .refund(&call_id, RefundKind::Cancel)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(first.payment_id, paid.payment_id, "{url}");
         assert_eq!(first.status, PaymentStatus::Disabled, "{url}");
-        assert_eq!(second.status, PaymentStatus::Disabled, "{url}: a refund changed a refund");
+        assert_eq!(
+            second.status,
+            PaymentStatus::Disabled,
+            "{url}: a refund changed a refund"
+        );
     }
 }
 
@@ -111,23 +149,50 @@ async fn an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopen
         let store = CatcherStore::connect(&url).await.unwrap();
         let call_id = new_call_id();
         let id = call_id.to_string();
-        store.open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo").await.unwrap();
-        store.open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo").await.unwrap();
+        store
+            .open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo")
+            .await
+            .unwrap();
+        store
+            .open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo")
+            .await
+            .unwrap();
 
         let listed = store.open_offers("MAPO").await.unwrap();
-        assert_eq!(listed.iter().filter(|o| o.call_id == id).count(), 1, "{url}");
+        assert_eq!(
+            listed.iter().filter(|o| o.call_id == id).count(),
+            1,
+            "{url}"
+        );
 
         let driver = Driver::parse("d-1", "Kim").unwrap();
         store.record_catch(&call_id, &driver).await.unwrap();
-        store.record_catch(&call_id, &Driver::parse("d-2", "Lee").unwrap()).await.unwrap();
+        store
+            .record_catch(&call_id, &Driver::parse("d-2", "Lee").unwrap())
+            .await
+            .unwrap();
         let caught = store.find(&id).await.unwrap().unwrap();
         assert_eq!(caught.status, CatchStatus::Caught, "{url}");
-        assert_eq!(caught.driver_id.as_deref(), Some("d-1"), "{url}: the first catch stands");
-        assert!(store.open_offers("mapo").await.unwrap().iter().all(|o| o.call_id != id));
+        assert_eq!(
+            caught.driver_id.as_deref(),
+            Some("d-1"),
+            "{url}: the first catch stands"
+        );
+        assert!(
+            store
+                .open_offers("mapo")
+                .await
+                .unwrap()
+                .iter()
+                .all(|o| o.call_id != id)
+        );
 
         store.close(&call_id, CatchStatus::Withdrawn).await.unwrap();
         store.close(&call_id, CatchStatus::Completed).await.unwrap();
-        store.open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo").await.unwrap();
+        store
+            .open_offer(&offer(call_id, "Mapo Hapjeong"), "mapo")
+            .await
+            .unwrap();
         let closed = store.find(&id).await.unwrap().unwrap();
         assert_eq!(closed.status, CatchStatus::Withdrawn, "{url}");
     }

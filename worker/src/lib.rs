@@ -9,7 +9,9 @@ use std::future::Future;
 use anyhow::Context as _;
 use driver_call_activities::{catcher, payment};
 use driver_call_workflows::DriverCallWorkflow;
-use driver_call_workflows::contracts::{self, catcher as catcher_contract, payment as payment_contract};
+use driver_call_workflows::contracts::{
+    self, catcher as catcher_contract, payment as payment_contract,
+};
 use driver_call_workflows::domain::Krw;
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -85,10 +87,10 @@ pub async fn connect_temporal() -> anyhow::Result<Client> {
     use temporalio_client::envconfig::LoadClientConfigProfileOptions;
     use temporalio_client::{ClientOptions, Connection};
 
-    let (connection_options, client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default()).map_err(|e| {
-            anyhow::anyhow!("Failed to read the Temporal client configuration: {e:?}")
-        })?;
+    let (connection_options, client_options) = ClientOptions::load_from_config(
+        LoadClientConfigProfileOptions::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("Failed to read the Temporal client configuration: {e:?}"))?;
     let connect = || Connection::connect(connection_options.clone());
     let connection = connect
         .retry(

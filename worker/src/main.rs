@@ -1,7 +1,9 @@
 //! `driver-call-worker`: serves the contexts given with `--context` (default: all of them).
 
 use clap::Parser;
-use driver_call_worker::{Context, WorkerConfig, connect_temporal, run, shutdown_signal, telemetry};
+use driver_call_worker::{
+    Context, WorkerConfig, connect_temporal, run, shutdown_signal, telemetry,
+};
 
 /// Driver-Call worker: polls the task queues of the chosen bounded contexts.
 #[derive(Debug, Parser)]

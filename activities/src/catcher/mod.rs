@@ -34,7 +34,7 @@ impl ServiceAreas {
     /// Whether `area` is served.
     pub fn contains(&self, area: &str) -> bool {
         let area = area.to_lowercase();
-        self.0.iter().any(|a| *a == area)
+        self.0.contains(&area)
     }
 }
 
@@ -82,7 +82,9 @@ impl Activities {
         _ctx: ActivityContext,
         input: RecordCatchInput,
     ) -> Result<(), ActivityError> {
-        self.store.record_catch(&input.call_id, &input.driver).await?;
+        self.store
+            .record_catch(&input.call_id, &input.driver)
+            .await?;
         Ok(())
     }
 

@@ -6,8 +6,8 @@ mod store;
 use std::sync::Arc;
 
 use driver_call_workflows::contracts::payment::{
-    ApprovePaymentInput, ApprovePaymentResult, PAYMENT_REJECTED, PaymentStatus,
-    RefundPaymentInput, RefundPaymentResult,
+    ApprovePaymentInput, ApprovePaymentResult, PAYMENT_REJECTED, PaymentStatus, RefundPaymentInput,
+    RefundPaymentResult,
 };
 use driver_call_workflows::domain::Krw;
 use temporalio_macros::activities;
@@ -51,7 +51,11 @@ impl Activities {
                 status: record.status,
             }),
             _ => Err(rejected(record.reason.unwrap_or_else(|| {
-                format!("payment {} is {}", record.payment_id, record.status.as_str())
+                format!(
+                    "payment {} is {}",
+                    record.payment_id,
+                    record.status.as_str()
+                )
             }))),
         }
     }

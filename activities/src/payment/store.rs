@@ -173,9 +173,10 @@ impl PaymentStore {
         .bind(&call_id)
         .execute(&self.pool)
         .await?;
-        let refunded = self.find_by_call(&call_id).await?.filter(|p| {
-            matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled)
-        });
+        let refunded = self
+            .find_by_call(&call_id)
+            .await?
+            .filter(|p| matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled));
         Ok(refunded)
     }
 
@@ -231,7 +232,13 @@ mod tests {
     #[test]
     fn exactly_the_minimum_fare_is_approved() {
         let min = Krw::new(5000).unwrap();
-        assert_eq!(Approval::decide(Krw::new(5000).unwrap(), min), Approval::Approve);
-        assert!(matches!(Approval::decide(Krw::new(4999).unwrap(), min), Approval::Reject(_)));
+        assert_eq!(
+            Approval::decide(Krw::new(5000).unwrap(), min),
+            Approval::Approve
+        );
+        assert!(matches!(
+            Approval::decide(Krw::new(4999).unwrap(), min),
+            Approval::Reject(_)
+        ));
     }
 }

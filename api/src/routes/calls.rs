@@ -36,9 +36,10 @@ struct CreateCallRequest {
 
 impl CreateCallRequest {
     fn into_new_call(self) -> Result<NewCall, ApiError> {
-        let pay_type: PayType = self.pay_type.parse().map_err(|e: String| {
-            ApiError::Invalid(format!("{e}; expected CARD or CASH"))
-        })?;
+        let pay_type: PayType = self
+            .pay_type
+            .parse()
+            .map_err(|e: String| ApiError::Invalid(format!("{e}; expected CARD or CASH")))?;
         Ok(NewCall {
             call_id: driver_call_workflows::domain::CallId::from_uuid(uuid::Uuid::new_v4()),
             mobile: MobileNumber::parse(&self.mobile)?,
@@ -65,7 +66,11 @@ async fn create_call(
         Err(_) => accepted_view(call),
     };
     let location = format!("/calls/{call_id}");
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
 }
 
 fn accepted_view(call: NewCall) -> CallView {
@@ -99,7 +104,10 @@ async fn pay_call(
     let call_id = super::call_id(&call_id)?;
     let view = workflow::view(&state.temporal, &call_id).await?;
     if view.status != CallStatus::Created {
-        return Err(ApiError::Conflict(format!("call {call_id} is {}, not CREATED", view.status)));
+        return Err(ApiError::Conflict(format!(
+            "call {call_id} is {}, not CREATED",
+            view.status
+        )));
     }
     let paid = workflow::pay(&state.temporal, &call_id).await?;
     match paid.outcome {
@@ -122,11 +130,15 @@ async fn cancel_call(
     let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CancelRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(format!("invalid body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Invalid(format!("invalid body: {e}")))?
     };
     let view = workflow::view(&state.temporal, &call_id).await?;
     if !view.status.allows(CallTransition::Cancel) {
-        return Err(ApiError::Conflict(format!("a {} call cannot be cancelled", view.status)));
+        return Err(ApiError::Conflict(format!(
+            "a {} call cannot be cancelled",
+            view.status
+        )));
     }
     workflow::cancel(&state.temporal, &call_id, request).await?;
     let view = workflow::view(&state.temporal, &call_id).await?;

@@ -56,7 +56,9 @@ async fn catch_call(
         driver_id: driver.driver_id.to_string(),
         driver_name: driver.driver_name,
     };
-    Ok(Json(workflow::catch(&state.temporal, &call_id, request).await?))
+    Ok(Json(
+        workflow::catch(&state.temporal, &call_id, request).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,9 +78,19 @@ async fn deny_call(
     }
     let view = workflow::view(&state.temporal, &call_id).await?;
     if !view.status.allows(CallTransition::Deny) {
-        return Err(ApiError::Conflict(format!("a {} call cannot be denied", view.status)));
+        return Err(ApiError::Conflict(format!(
+            "a {} call cannot be denied",
+            view.status
+        )));
     }
-    workflow::deny(&state.temporal, &call_id, DenyRequest { reason: body.reason }).await?;
+    workflow::deny(
+        &state.temporal,
+        &call_id,
+        DenyRequest {
+            reason: body.reason,
+        },
+    )
+    .await?;
     let view = workflow::view(&state.temporal, &call_id).await?;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
@@ -124,5 +136,7 @@ async fn trip_step(
     let driver_id = DriverId::parse(&body.driver_id)?;
     workflow::view(&state.temporal, &call_id).await?;
     let request = TripStepRequest { driver_id };
-    Ok(Json(workflow::trip_step(&state.temporal, &call_id, step, request).await?))
+    Ok(Json(
+        workflow::trip_step(&state.temporal, &call_id, step, request).await?,
+    ))
 }

@@ -18,13 +18,20 @@ pub(crate) fn router() -> Router<AppState> {
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let temporal = state
         .temporal
-        .count_workflows("WorkflowType = 'DriverCallWorkflow'", WorkflowCountOptions::default())
+        .count_workflows(
+            "WorkflowType = 'DriverCallWorkflow'",
+            WorkflowCountOptions::default(),
+        )
         .await
         .is_ok();
     let payments = state.payments.ping().await.is_ok();
     let catches = state.catches.ping().await.is_ok();
     let ready = temporal && payments && catches;
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
         "temporal": temporal,

@@ -41,9 +41,14 @@ impl PaymentStatus {
 
     /// Parses the stored spelling.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Approved, Self::Rejected, Self::Cancelled, Self::Disabled]
-            .into_iter()
-            .find(|status| status.as_str() == s)
+        [
+            Self::Approved,
+            Self::Rejected,
+            Self::Cancelled,
+            Self::Disabled,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == s)
     }
 }
 

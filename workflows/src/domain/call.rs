@@ -63,7 +63,10 @@ impl MobileNumber {
             Some(rest) => ("+", rest),
             None => ("", trimmed),
         };
-        if !rest.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+        if !rest
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+        {
             return Err(invalid());
         }
         let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
@@ -304,8 +307,14 @@ mod tests {
 
     #[test]
     fn mobile_numbers_are_normalised_to_digits() {
-        assert_eq!(MobileNumber::parse("010-1234-5678").unwrap().as_ref(), "01012345678");
-        assert_eq!(MobileNumber::parse("+82 10 1234 5678").unwrap().as_ref(), "+821012345678");
+        assert_eq!(
+            MobileNumber::parse("010-1234-5678").unwrap().as_ref(),
+            "01012345678"
+        );
+        assert_eq!(
+            MobileNumber::parse("+82 10 1234 5678").unwrap().as_ref(),
+            "+821012345678"
+        );
     }
 
     #[test]
@@ -319,7 +328,10 @@ mod tests {
     fn service_area_is_the_first_word_lower_cased() {
         let loc = Location::parse("  Kangnam station exit 5 ").unwrap();
         assert_eq!(loc.service_area(), "kangnam");
-        assert_eq!(Location::parse("MAPO,Hapjeong").unwrap().service_area(), "mapo");
+        assert_eq!(
+            Location::parse("MAPO,Hapjeong").unwrap().service_area(),
+            "mapo"
+        );
     }
 
     #[test]
@@ -344,6 +356,11 @@ mod tests {
     #[test]
     fn blank_destination_means_none() {
         assert_eq!(NewCall::parse_destination(Some("  ")).unwrap(), None);
-        assert_eq!(NewCall::parse_destination(Some(" Home ")).unwrap().as_deref(), Some("Home"));
+        assert_eq!(
+            NewCall::parse_destination(Some(" Home "))
+                .unwrap()
+                .as_deref(),
+            Some("Home")
+        );
     }
 }

@@ -262,7 +262,10 @@ mod tests {
     #[test]
     fn statuses_serialize_as_the_spec_spells_them() {
         for s in S::ALL {
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
     }
 }

@@ -51,11 +51,13 @@ pub const SERVICE_AREA: SearchAttributeKey<String> = SearchAttributeKey::keyword
 pub const DRIVER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("DriverId");
 
 /// The names of the custom search attributes, for registering them on a server.
-pub const SEARCH_ATTRIBUTES: [&str; 4] = ["CallStatus", "CustomerMobile", "ServiceArea", "DriverId"];
+pub const SEARCH_ATTRIBUTES: [&str; 4] =
+    ["CallStatus", "CustomerMobile", "ServiceArea", "DriverId"];
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
-type OfferFuture =
-    futures::future::Fuse<LocalBoxFuture<'static, Result<catcher::OfferResult, ActivityExecutionError>>>;
+type OfferFuture = futures::future::Fuse<
+    LocalBoxFuture<'static, Result<catcher::OfferResult, ActivityExecutionError>>,
+>;
 
 /// One designated-driver call, from request to the end of the trip or its compensation.
 #[workflow]
@@ -157,7 +159,11 @@ impl DriverCallWorkflow {
         let owned = ctx.clone();
         let offering: LocalBoxFuture<'static, _> = Box::pin(async move {
             owned
-                .execute_activity(catcher::CatcherActivities::offer, input, saga::catcher_options())
+                .execute_activity(
+                    catcher::CatcherActivities::offer,
+                    input,
+                    saga::catcher_options(),
+                )
                 .await
         });
         let mut offer: OfferFuture = offering.fuse();
@@ -197,7 +203,11 @@ impl DriverCallWorkflow {
         };
         let input = payment::RefundPaymentInput { call_id, kind };
         let refunded = ctx
-            .execute_activity(payment::PaymentActivities::refund, input, saga::refund_options())
+            .execute_activity(
+                payment::PaymentActivities::refund,
+                input,
+                saga::refund_options(),
+            )
             .await;
         // Retried without limit, so an error here means the workflow itself is going away.
         let Ok(refund) = refunded else { return };
@@ -227,7 +237,11 @@ impl DriverCallWorkflow {
             let call_id = ctx.state(|s| s.call.call_id);
             let input = catcher::RecordCatchInput { call_id, driver };
             let recorded = ctx
-                .execute_activity(catcher::CatcherActivities::catch, input, saga::catcher_options())
+                .execute_activity(
+                    catcher::CatcherActivities::catch,
+                    input,
+                    saga::catcher_options(),
+                )
                 .await;
             if recorded.is_err() {
                 return;
@@ -238,14 +252,25 @@ impl DriverCallWorkflow {
         let Some(close) = saga::close_for(status) else {
             return;
         };
-        let input = catcher::CloseCatchInput { call_id, status: close };
+        let input = catcher::CloseCatchInput {
+            call_id,
+            status: close,
+        };
         let closed = ctx
-            .execute_activity(catcher::CatcherActivities::close, input, saga::catcher_options())
+            .execute_activity(
+                catcher::CatcherActivities::close,
+                input,
+                saga::catcher_options(),
+            )
             .await;
         if closed.is_ok() && close == catcher::CatchStatus::Denied {
             let now = ctx.workflow_time();
             ctx.state_mut(|s| {
-                s.record(now, EventName::CatchDenied, "The offer to drivers was closed".to_owned())
+                s.record(
+                    now,
+                    EventName::CatchDenied,
+                    "The offer to drivers was closed".to_owned(),
+                )
             });
         }
     }
@@ -315,7 +340,12 @@ impl DriverCallWorkflow {
         };
         let now = ctx.workflow_time();
         if self
-            .apply(now, CallTransition::Cancel, EventName::CallCancelled, description)
+            .apply(
+                now,
+                CallTransition::Cancel,
+                EventName::CallCancelled,
+                description,
+            )
             .is_ok()
         {
             ctx.upsert_search_attributes(self.search_attributes());
@@ -328,7 +358,12 @@ impl DriverCallWorkflow {
         let description = format!("Denied: {}", request.reason.trim());
         let now = ctx.workflow_time();
         if self
-            .apply(now, CallTransition::Deny, EventName::CallDenied, description)
+            .apply(
+                now,
+                CallTransition::Deny,
+                EventName::CallDenied,
+                description,
+            )
             .is_ok()
         {
             ctx.upsert_search_attributes(self.search_attributes());
@@ -364,7 +399,11 @@ impl DriverCallWorkflow {
             s.approve_input()
         });
         let result = ctx
-            .execute_activity(payment::PaymentActivities::approve, input, saga::approve_options())
+            .execute_activity(
+                payment::PaymentActivities::approve,
+                input,
+                saga::approve_options(),
+            )
             .await;
         let now = ctx.workflow_time();
         let outcome = ctx.state_mut(|s| {
@@ -399,7 +438,12 @@ impl DriverCallWorkflow {
     ) -> Result<CallView, HandlerError> {
         let driver = Driver::parse(&request.driver_id, &request.driver_name)?;
         let description = format!("Caught by {} ({})", driver.driver_name, driver.driver_id);
-        self.apply(ctx.workflow_time(), CallTransition::Catch, EventName::CallCaught, description)?;
+        self.apply(
+            ctx.workflow_time(),
+            CallTransition::Catch,
+            EventName::CallCaught,
+            description,
+        )?;
         self.driver = Some(driver);
         ctx.upsert_search_attributes(self.search_attributes());
         Ok(self.view())
@@ -422,7 +466,12 @@ impl DriverCallWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         request: TripStepRequest,
     ) -> Result<CallView, HandlerError> {
-        self.trip_step(ctx, &request.driver_id, CallTransition::Arrive, EventName::DriverArrived)
+        self.trip_step(
+            ctx,
+            &request.driver_id,
+            CallTransition::Arrive,
+            EventName::DriverArrived,
+        )
     }
 
     /// Refuses a `start_trip` unless the call is ARRIVED with this driver.
@@ -442,7 +491,12 @@ impl DriverCallWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         request: TripStepRequest,
     ) -> Result<CallView, HandlerError> {
-        self.trip_step(ctx, &request.driver_id, CallTransition::StartTrip, EventName::TripStarted)
+        self.trip_step(
+            ctx,
+            &request.driver_id,
+            CallTransition::StartTrip,
+            EventName::TripStarted,
+        )
     }
 
     /// Refuses a `complete` unless the call is DRIVING with this driver.
@@ -462,7 +516,12 @@ impl DriverCallWorkflow {
         ctx: &mut SyncWorkflowContext<Self>,
         request: TripStepRequest,
     ) -> Result<CallView, HandlerError> {
-        self.trip_step(ctx, &request.driver_id, CallTransition::Complete, EventName::TripCompleted)
+        self.trip_step(
+            ctx,
+            &request.driver_id,
+            CallTransition::Complete,
+            EventName::TripCompleted,
+        )
     }
 
     // ----- query -----------------------------------------------------------------------------
@@ -483,7 +542,8 @@ fn wait_until<'a>(
     let options = WaitConditionOptions::builder()
         .cancellation_token(WorkflowCancellationToken::new())
         .build();
-    ctx.wait_condition_with_options(condition, options).map(|_| ())
+    ctx.wait_condition_with_options(condition, options)
+        .map(|_| ())
 }
 
 impl DriverCallWorkflow {
@@ -535,7 +595,12 @@ impl DriverCallWorkflow {
                 // A cancel or expiry that came while the approval ran stands; the payment lane
                 // then refunds this charge.
                 let paid = format!("Paid {} KRW", self.call.pay_amount.get());
-                let _ = self.apply(now, CallTransition::PaymentApproved, EventName::CallPayed, paid);
+                let _ = self.apply(
+                    now,
+                    CallTransition::PaymentApproved,
+                    EventName::CallPayed,
+                    paid,
+                );
                 PayOutcome::Approved
             }
             Err(error) => match rejection_reason(&error) {

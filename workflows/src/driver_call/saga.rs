@@ -56,16 +56,16 @@ pub(crate) fn approve_options() -> ActivityOptions {
         start_to_close: Duration::from_secs(5),
     })
     .task_queue(payment::TASK_QUEUE)
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(2))
-                .maximum_attempts(3)
-                .non_retryable_error_types([payment::PAYMENT_REJECTED])
-                .build(),
-        )
-        .cancellation_token(WorkflowCancellationToken::new())
-        .build()
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(200))
+            .maximum_interval(Duration::from_secs(2))
+            .maximum_attempts(3)
+            .non_retryable_error_types([payment::PAYMENT_REJECTED])
+            .build(),
+    )
+    .cancellation_token(WorkflowCancellationToken::new())
+    .build()
 }
 
 /// Refunds must happen however long the payment context is away: retried without limit.
@@ -111,8 +111,14 @@ mod tests {
 
     #[test]
     fn a_completed_trip_closes_the_catch_as_completed() {
-        assert_eq!(close_for(CallStatus::Completed), Some(catcher::CatchStatus::Completed));
-        assert_eq!(close_for(CallStatus::Denied), Some(catcher::CatchStatus::Denied));
+        assert_eq!(
+            close_for(CallStatus::Completed),
+            Some(catcher::CatchStatus::Completed)
+        );
+        assert_eq!(
+            close_for(CallStatus::Denied),
+            Some(catcher::CatchStatus::Denied)
+        );
         assert_eq!(close_for(CallStatus::Driving), None);
     }
 }
