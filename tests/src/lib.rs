@@ -5,6 +5,7 @@
 //! id); it lives on its own thread and runtime so that each `#[tokio::test]` can use it.
 
 pub mod dev_server;
+pub mod replay;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,10 +14,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use driver_call_activities::catcher::CatcherStore;
+use driver_call_activities::catcher::{CatchRecord, CatcherStore};
 use driver_call_activities::payment::PaymentStore;
 use driver_call_api::{ApiConfig, AppState};
 use driver_call_worker::{Context, WorkerConfig};
+use driver_call_workflows::contracts::catcher::CatchStatus;
+use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::CallView;
 use serde_json::{Value, json};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
@@ -373,16 +376,63 @@ impl Api {
     }
 }
 
-/// The environment's stores, opened on the caller's runtime.
-pub async fn stores() -> (PaymentStore, CatcherStore) {
-    let env = env();
-    let payments = PaymentStore::connect(&env.payment_db)
+/// The environment's stores, opened on the caller's runtime, with the questions tests ask them.
+pub struct Stores {
+    /// The payment context's store.
+    pub payments: PaymentStore,
+    /// The catcher context's store.
+    pub catches: CatcherStore,
+}
+
+impl Stores {
+    /// Opens both stores of the environment.
+    pub async fn open() -> Self {
+        let env = env();
+        Self {
+            payments: PaymentStore::connect(&env.payment_db)
+                .await
+                .expect("payment db"),
+            catches: CatcherStore::connect(&env.catcher_db)
+                .await
+                .expect("catcher db"),
+        }
+    }
+
+    /// The status of the call's payment row, if it has one.
+    pub async fn payment_status(&self, call: &CallView) -> Option<PaymentStatus> {
+        let id = call.call_id.to_string();
+        let record = self
+            .payments
+            .find_by_call(&id)
+            .await
+            .expect("payment query");
+        record.map(|p| p.status)
+    }
+
+    /// How many of the call's payment rows have `status`.
+    pub async fn payments_with(&self, call: &CallView, status: PaymentStatus) -> i64 {
+        let id = call.call_id.to_string();
+        self.payments
+            .count_by_call_and_status(&id, status)
+            .await
+            .expect("payment query")
+    }
+
+    /// The call's catch row, if it has one.
+    pub async fn catch_row(&self, call: &CallView) -> Option<CatchRecord> {
+        let id = call.call_id.to_string();
+        self.catches.find(&id).await.expect("catch query")
+    }
+
+    /// Polls until the call's catch row has `status` (the catcher lane runs after the status).
+    pub async fn wait_for_catch(&self, call: &CallView, status: CatchStatus) -> CatchRecord {
+        eventually(
+            Duration::from_secs(20),
+            &format!("catch row {status:?}"),
+            || async { self.catch_row(call).await.filter(|c| c.status == status) },
+        )
         .await
-        .expect("payment db");
-    let catches = CatcherStore::connect(&env.catcher_db)
-        .await
-        .expect("catcher db");
-    (payments, catches)
+    }
 }
 
 /// The address a `SocketAddr` listens on, as a string.

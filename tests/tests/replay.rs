@@ -2,10 +2,6 @@
 //! change that would break calls already running fails here. Record new fixtures with
 //! `UPDATE_FIXTURES=1 cargo test -p driver-call-tests --test saga`.
 
-#[path = "replay_support.rs"]
-#[allow(dead_code)]
-mod replay_support;
-
 use driver_call_tests::workspace_root;
 
 #[tokio::test]
@@ -35,6 +31,6 @@ async fn recorded_histories_of_the_main_paths_replay_on_the_current_code() {
     }
     for path in fixtures {
         let json = std::fs::read(&path).expect("fixture readable");
-        replay_support::replay(&json).await;
+        driver_call_tests::replay::replay(&json).await;
     }
 }

@@ -2,15 +2,12 @@
 
 use std::time::Duration;
 
-use driver_call_tests::{Api, env, eventually, stores, temporal_cli};
+use driver_call_tests::{Api, Stores, env, eventually, temporal_cli};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallStatus, CallView};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-#[path = "replay_support.rs"]
-mod replay_support;
 
 fn events(view: &CallView) -> Vec<String> {
     view.timeline
@@ -73,36 +70,26 @@ async fn happy_path_reaches_completed_with_one_approved_payment_and_one_complete
             "TripCompleted",
         ]
     );
-    let (payments, catches) = stores().await;
+    let stores = Stores::open().await;
     let id = call.call_id.to_string();
     assert_eq!(
-        payments
-            .count_by_call_and_status(&id, PaymentStatus::Approved)
-            .await
-            .unwrap(),
+        stores.payments_with(&call, PaymentStatus::Approved).await,
         1
     );
-    let catch = eventually(Duration::from_secs(20), "catch row COMPLETED", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Completed)
-    })
-    .await;
+    let catch = stores.wait_for_catch(&call, CatchStatus::Completed).await;
     assert_eq!(catch.driver_id.as_deref(), Some("d-1"));
     let payment = api
         .send(Method::GET, &format!("/payments?callId={id}"), None)
         .await;
     assert_eq!(payment.status, 200);
     assert_eq!(payment.body["status"], "APPROVED");
-    replay_support::check_and_record(&call, "completed").await;
+    driver_call_tests::replay::check_and_record(&call, "completed").await;
 }
 
 #[tokio::test]
 async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_minimum_is_approved() {
     let api = Api::default_limits();
-    let (payments, catches) = stores().await;
+    let stores = Stores::open().await;
 
     // Below the minimum: 402, PAYMENT_REJECTED, nothing charged, never offered.
     let cheap = api.create_call("Mapo Hapjeong", 4999).await;
@@ -111,23 +98,16 @@ async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_min
     assert_eq!(answer.headers["content-type"], "application/problem+json");
     let view = api.wait_for_status(&cheap, "PAYMENT_REJECTED").await;
     assert_eq!(events(&view), ["CallMade", "PaymentRejected"]);
-    let id = cheap.call_id.to_string();
     assert_eq!(
-        payments
-            .count_by_call_and_status(&id, PaymentStatus::Approved)
-            .await
-            .unwrap(),
+        stores.payments_with(&cheap, PaymentStatus::Approved).await,
         0
     );
     assert_eq!(
-        payments
-            .count_by_call_and_status(&id, PaymentStatus::Rejected)
-            .await
-            .unwrap(),
+        stores.payments_with(&cheap, PaymentStatus::Rejected).await,
         1
     );
     assert!(
-        catches.find(&id).await.unwrap().is_none(),
+        stores.catch_row(&cheap).await.is_none(),
         "a rejected call was offered"
     );
     // A rejected call cannot be paid again.
@@ -137,15 +117,11 @@ async fn a_fare_below_the_minimum_is_rejected_and_never_dispatched_while_the_min
     let exact = api.create_call("Mapo Hapjeong", 5000).await;
     let answer = api.pay(&exact).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    let exact_id = exact.call_id.to_string();
     assert_eq!(
-        payments
-            .count_by_call_and_status(&exact_id, PaymentStatus::Approved)
-            .await
-            .unwrap(),
+        stores.payments_with(&exact, PaymentStatus::Approved).await,
         1
     );
-    replay_support::check_and_record(&cheap, "payment_rejected").await;
+    driver_call_tests::replay::check_and_record(&cheap, "payment_rejected").await;
 }
 
 #[tokio::test]
@@ -166,15 +142,16 @@ async fn a_call_outside_the_service_areas_is_denied_and_its_payment_disabled() {
             "PaymentDisabled"
         ]
     );
-    let (payments, catches) = stores().await;
-    let id = call.call_id.to_string();
-    let payment = payments.find_by_call(&id).await.unwrap().unwrap();
-    assert_eq!(payment.status, PaymentStatus::Disabled);
+    let stores = Stores::open().await;
+    assert_eq!(
+        stores.payment_status(&call).await,
+        Some(PaymentStatus::Disabled)
+    );
     assert!(
-        catches.find(&id).await.unwrap().is_none(),
+        stores.catch_row(&call).await.is_none(),
         "an out-of-area call was offered"
     );
-    replay_support::check_and_record(&call, "out_of_area").await;
+    driver_call_tests::replay::check_and_record(&call, "out_of_area").await;
 }
 
 #[tokio::test]
@@ -186,18 +163,12 @@ async fn cancel_before_payment_ends_the_call_and_charges_nothing() {
     assert_eq!(answer.status, 202, "{:?}", answer.body);
     let view = api.wait_for_status(&call, "CANCELLED").await;
     assert_eq!(events(&view), ["CallMade", "CallCancelled"]);
-    let (payments, _) = stores().await;
-    assert!(
-        payments
-            .find_by_call(&call.call_id.to_string())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let stores = Stores::open().await;
+    assert!(stores.payment_status(&call).await.is_none());
     // A cancelled call can neither be paid nor cancelled again.
     assert_eq!(api.pay(&call).await.status, 409);
     assert_eq!(api.cancel(&call).await.status, 409);
-    replay_support::check_and_record(&call, "cancelled_before_payment").await;
+    driver_call_tests::replay::check_and_record(&call, "cancelled_before_payment").await;
 }
 
 #[tokio::test]
@@ -212,20 +183,13 @@ async fn cancel_after_dispatch_withdraws_the_offer_and_refunds() {
 
     let view = api.wait_for_event(&call, "PaymentCancelled").await;
     assert_eq!(view.status, CallStatus::Cancelled);
-    let (payments, catches) = stores().await;
+    let stores = Stores::open().await;
     let id = call.call_id.to_string();
     assert_eq!(
-        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        stores.payment_status(&call).await.unwrap(),
         PaymentStatus::Cancelled
     );
-    eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Withdrawn)
-    })
-    .await;
+    stores.wait_for_catch(&call, CatchStatus::Withdrawn).await;
     // A withdrawn offer is no longer listed, and nobody can catch the call.
     let offers = api.send(Method::GET, "/catches?area=dongjak", None).await;
     assert!(
@@ -237,7 +201,7 @@ async fn cancel_after_dispatch_withdraws_the_offer_and_refunds() {
             .any(|o| o["callId"] == id)
     );
     assert_eq!(api.catch(&call, "late-driver").await.status, 409);
-    replay_support::check_and_record(&call, "cancelled_after_dispatch").await;
+    driver_call_tests::replay::check_and_record(&call, "cancelled_after_dispatch").await;
 }
 
 #[tokio::test]
@@ -251,21 +215,13 @@ async fn cancel_after_the_catch_refunds_and_withdraws_the_catch() {
 
     let view = api.wait_for_event(&call, "PaymentCancelled").await;
     assert_eq!(view.status, CallStatus::Cancelled);
-    let (payments, catches) = stores().await;
-    let id = call.call_id.to_string();
+    let stores = Stores::open().await;
     assert_eq!(
-        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        stores.payment_status(&call).await.unwrap(),
         PaymentStatus::Cancelled
     );
-    eventually(Duration::from_secs(20), "catch WITHDRAWN", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Withdrawn)
-    })
-    .await;
-    replay_support::check_and_record(&call, "cancelled_after_catch").await;
+    stores.wait_for_catch(&call, CatchStatus::Withdrawn).await;
+    driver_call_tests::replay::check_and_record(&call, "cancelled_after_catch").await;
 }
 
 #[tokio::test]
@@ -283,10 +239,9 @@ async fn cancel_is_refused_while_driving_and_the_trip_still_completes() {
 
     assert_eq!(api.trip_step(&call, "complete", "d-9").await.status, 200);
     api.wait_for_status(&call, "COMPLETED").await;
-    let (payments, _) = stores().await;
-    let id = call.call_id.to_string();
+    let stores = Stores::open().await;
     assert_eq!(
-        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        stores.payment_status(&call).await.unwrap(),
         PaymentStatus::Approved
     );
 }
@@ -336,16 +291,8 @@ async fn ten_drivers_racing_for_one_call_have_exactly_one_winner() {
         .expect("a driver")
         .driver_id
         .to_string();
-    let (_, catches) = stores().await;
-    let id = call.call_id.to_string();
-    let row = eventually(Duration::from_secs(20), "the catch row", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Caught)
-    })
-    .await;
+    let stores = Stores::open().await;
+    let row = stores.wait_for_catch(&call, CatchStatus::Caught).await;
     assert_eq!(row.driver_id.as_deref(), Some(winner.as_str()));
     assert_eq!(
         api.get_call(&call)
@@ -367,21 +314,13 @@ async fn an_uncaught_call_expires_after_the_dispatch_timeout_and_is_refunded() {
     let view = api.wait_for_event(&call, "PaymentCancelled").await;
     assert_eq!(view.status, CallStatus::Expired);
     assert!(events(&view).contains(&"CallExpired".to_owned()));
-    let (payments, catches) = stores().await;
-    let id = call.call_id.to_string();
+    let stores = Stores::open().await;
     assert_eq!(
-        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        stores.payment_status(&call).await.unwrap(),
         PaymentStatus::Cancelled
     );
-    eventually(Duration::from_secs(20), "offer WITHDRAWN", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Withdrawn)
-    })
-    .await;
-    replay_support::check_and_record(&call, "dispatch_expired").await;
+    stores.wait_for_catch(&call, CatchStatus::Withdrawn).await;
+    driver_call_tests::replay::check_and_record(&call, "dispatch_expired").await;
 }
 
 #[tokio::test]
@@ -392,15 +331,9 @@ async fn an_unpaid_call_expires_after_the_payment_window() {
     let view = api.wait_for_status(&call, "EXPIRED").await;
     assert_eq!(events(&view), ["CallMade", "CallExpired"]);
     assert_eq!(api.pay(&call).await.status, 409);
-    let (payments, _) = stores().await;
-    assert!(
-        payments
-            .find_by_call(&call.call_id.to_string())
-            .await
-            .unwrap()
-            .is_none()
-    );
-    replay_support::check_and_record(&call, "payment_expired").await;
+    let stores = Stores::open().await;
+    assert!(stores.payment_status(&call).await.is_none());
+    driver_call_tests::replay::check_and_record(&call, "payment_expired").await;
 }
 
 fn cli(args: &[&str]) -> String {
@@ -442,20 +375,13 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
 
     let view = api.wait_for_event(&call, "PaymentDisabled").await;
     assert_eq!(view.status, CallStatus::Denied);
-    let (payments, catches) = stores().await;
+    let stores = Stores::open().await;
     let id = call.call_id.to_string();
     assert_eq!(
-        payments.find_by_call(&id).await.unwrap().unwrap().status,
+        stores.payment_status(&call).await.unwrap(),
         PaymentStatus::Disabled
     );
-    eventually(Duration::from_secs(20), "offer DENIED", || async {
-        catches
-            .find(&id)
-            .await
-            .unwrap()
-            .filter(|c| c.status == CatchStatus::Denied)
-    })
-    .await;
+    stores.wait_for_catch(&call, CatchStatus::Denied).await;
 
     // The CLI's query shows the call view.
     let queried = cli(&[
@@ -484,7 +410,7 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
         },
     )
     .await;
-    replay_support::check_and_record(&call, "denied").await;
+    driver_call_tests::replay::check_and_record(&call, "denied").await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! `UPDATE_FIXTURES=1` the history is also saved under `tests/fixtures/`, where `replay.rs`
 //! replays it on every later run, so a change that would break running calls fails the tests.
 
-use driver_call_tests::{connect, env, workspace_root};
+use crate::{connect, env, workspace_root};
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::domain::CallView;
 use temporalio_client::WorkflowHistory;
