@@ -40,8 +40,24 @@ pub async fn connect(url: &str, migrator: &Migrator) -> Result<AnyPool, StoreErr
             .execute(&pool)
             .await?;
     }
-    migrator.run(&pool).await?;
+    migrate(&pool, migrator).await?;
     Ok(pool)
+}
+
+/// Runs the migrations, retrying a few times: PostgreSQL serialises concurrent migrators with a
+/// lock, but SQLite does not, so a worker and the API starting together on one file can collide
+/// on the migrations table; the retry then finds the schema already applied.
+async fn migrate(pool: &AnyPool, migrator: &Migrator) -> Result<(), StoreError> {
+    use backon::{ExponentialBuilder, Retryable};
+    let run = || migrator.run(pool);
+    run.retry(
+        ExponentialBuilder::default()
+            .with_min_delay(std::time::Duration::from_millis(50))
+            .with_max_times(5),
+    )
+    .notify(|error, wait| tracing::warn!(%error, ?wait, "migration collided; retrying"))
+    .await?;
+    Ok(())
 }
 
 /// The default URL of a context's SQLite database under `data_dir`.

@@ -197,3 +197,29 @@ async fn an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopen
         assert_eq!(closed.status, CatchStatus::Withdrawn, "{url}");
     }
 }
+
+#[tokio::test]
+async fn stores_opened_together_on_one_new_sqlite_file_all_migrate() {
+    // The worker and the API open the same embedded database at start-up.
+    let url = format!(
+        "sqlite://{}/shared.db",
+        scratch_dir("stores").unwrap().display()
+    );
+    let opening = (0..4).map(|_| PaymentStore::connect(&url));
+    for store in futures::future::join_all(opening).await {
+        store
+            .expect("every opener gets a migrated store")
+            .ping()
+            .await
+            .unwrap();
+    }
+    let catcher_url = url.replace("shared", "catcher");
+    let opening = (0..4).map(|_| CatcherStore::connect(&catcher_url));
+    for store in futures::future::join_all(opening).await {
+        store
+            .expect("every opener gets a migrated store")
+            .ping()
+            .await
+            .unwrap();
+    }
+}
