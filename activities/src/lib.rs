@@ -1,11 +1,14 @@
 //! The bounded contexts' activities, each with its own sqlx store and migrations: `payment`
-//! (payments ledger) and `catcher` (offers and catches). Each context is run by its own worker on
+//! (payments ledger), `catcher` (offers and catches) and `dashboard` (the myPage read model and
+//! notifications). Each context is run by its own worker on
 //! its own task queue and database (see `driver-call-worker`).
 #![warn(missing_docs)]
 
 // The #[activities] macro emits undocumented marker constants, so the context modules opt out.
 #[allow(missing_docs)]
 pub mod catcher;
+#[allow(missing_docs)]
+pub mod dashboard;
 pub mod db;
 #[allow(missing_docs)]
 pub mod payment;

@@ -1,5 +1,5 @@
 //! Driver-Call's HTTP API (spec section 4): starts a `DriverCallWorkflow` per call, sends it the
-//! customer's and drivers' signals and updates, and reads the payment and catcher stores.
+//! customer's and drivers' signals and updates, and reads the payment, catcher and dashboard stores.
 
 pub mod config;
 mod error;
@@ -10,7 +10,9 @@ mod workflow;
 use std::sync::Arc;
 
 use axum::Router;
-use driver_call_activities::{catcher::CatcherStore, payment::PaymentStore};
+use driver_call_activities::{
+    catcher::CatcherStore, dashboard::DashboardStore, payment::PaymentStore,
+};
 use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub payments: PaymentStore,
     /// Read access to offers and catches.
     pub catches: CatcherStore,
+    /// The myPage read model.
+    pub dashboards: DashboardStore,
     /// The time limits new calls get.
     pub policy: Arc<CallPolicy>,
 }
@@ -41,10 +45,14 @@ impl AppState {
         let catches = CatcherStore::connect(&config.workers.catcher_database_url())
             .await
             .context("Failed to open the catcher database")?;
+        let dashboards = DashboardStore::connect(&config.workers.dashboard_database_url())
+            .await
+            .context("Failed to open the dashboard database")?;
         Ok(Self {
             temporal,
             payments,
             catches,
+            dashboards,
             policy: Arc::new(config.call_policy()),
         })
     }
@@ -55,6 +63,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::calls::router())
         .merge(routes::catches::router())
+        .merge(routes::dashboards::router())
         .merge(routes::payments::router())
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })

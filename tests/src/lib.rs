@@ -10,11 +10,12 @@ pub mod replay;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driver_call_activities::catcher::{CatchRecord, CatcherStore};
+use driver_call_activities::dashboard::DashboardStore;
 use driver_call_activities::payment::PaymentStore;
 use driver_call_api::{ApiConfig, AppState};
 use driver_call_worker::{Context, WorkerConfig};
@@ -29,6 +30,15 @@ pub use dev_server::DevServer;
 /// `PAYMENT_WINDOW` and `DISPATCH_TIMEOUT` of the environment's second API, for expiry tests.
 pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
 
+/// What a test binary's environment runs.
+#[derive(Debug, Clone, Default)]
+pub struct EnvOptions {
+    /// Leave the dashboard context out (the test starts it with `start_dashboard_worker`).
+    pub without_dashboard: bool,
+    /// `NOTIFY_WEBHOOK_URL` of the dashboard worker.
+    pub webhook_url: Option<String>,
+}
+
 /// The shared environment: one dev server, one worker process-equivalent, two APIs.
 pub struct TestEnv {
     /// The dev server's gRPC address (`127.0.0.1:port`).
@@ -41,16 +51,73 @@ pub struct TestEnv {
     pub payment_db: String,
     /// The catcher database URL.
     pub catcher_db: String,
+    /// The dashboard database URL.
+    pub dashboard_db: String,
+    /// The workers' configuration.
+    pub workers: WorkerConfig,
+    server: Arc<Mutex<Option<DevServer>>>,
 }
 
 static ENV: OnceLock<TestEnv> = OnceLock::new();
 
-/// The environment, started on first use.
+/// The environment with every context, started on first use.
 pub fn env() -> &'static TestEnv {
-    ENV.get_or_init(|| start_env().expect("the test environment failed to start"))
+    env_with(EnvOptions::default())
 }
 
-fn start_env() -> anyhow::Result<TestEnv> {
+/// The environment, started on first use with `options` (every test of a binary passes the same).
+pub fn env_with(options: EnvOptions) -> &'static TestEnv {
+    ENV.get_or_init(|| start_env(options).expect("the test environment failed to start"))
+}
+
+impl TestEnv {
+    /// Kills the Temporal dev server (like `kill -9`); the APIs keep running.
+    pub fn kill_server(&self) {
+        if let Some(mut server) = self.server.lock().expect("server lock").take() {
+            server.kill();
+        }
+    }
+
+    /// Starts a dashboard worker on its own thread; it runs until stopped.
+    pub fn start_dashboard_worker(&self) -> WorkerHandle {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let address = self.temporal_address.clone();
+        let workers = self.workers.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let client = connect(&address).await.expect("client");
+                let shutdown = async {
+                    let _ = stopped.await;
+                };
+                driver_call_worker::run(client, &workers, &[Context::Dashboard], shutdown)
+                    .await
+                    .expect("the dashboard worker ran");
+            });
+        });
+        WorkerHandle { stop, thread }
+    }
+}
+
+/// A worker started by a test.
+pub struct WorkerHandle {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Shuts the worker down gracefully and waits for it.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
     if std::env::var_os("TEST_LOG").is_some() {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -61,33 +128,41 @@ fn start_env() -> anyhow::Result<TestEnv> {
         data_dir: data_dir.clone(),
         payment_database_url: None,
         catcher_database_url: None,
+        dashboard_database_url: None,
+        notify_webhook_url: options.webhook_url.clone(),
         service_areas: driver_call_activities::catcher::DEFAULT_SERVICE_AREAS.to_owned(),
         min_pay_amount: driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT,
         graceful_shutdown: Duration::from_secs(5),
     };
+    let contexts: Vec<Context> = Context::ALL
+        .into_iter()
+        .filter(|c| !(options.without_dashboard && *c == Context::Dashboard))
+        .collect();
     let port = dev_server::free_port()?;
     let api_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let short_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let api = format!("http://{}", api_listener.local_addr()?);
-    let short_api = format!("http://{}", short_listener.local_addr()?);
+    let server = Arc::new(Mutex::new(None));
     let env = TestEnv {
         temporal_address: format!("127.0.0.1:{port}"),
-        api,
-        short_api,
+        api: format!("http://{}", api_listener.local_addr()?),
+        short_api: format!("http://{}", short_listener.local_addr()?),
         payment_db: workers.payment_database_url(),
         catcher_db: workers.catcher_database_url(),
+        dashboard_db: workers.dashboard_database_url(),
+        workers: workers.clone(),
+        server: server.clone(),
     };
     let address = env.temporal_address.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     // This thread lives as long as the test binary, and so do the server and workers it starts.
     std::thread::spawn(move || {
-        let _server = match DevServer::start_on(&data_dir.join("temporal.db"), port) {
-            Ok(server) => server,
+        match DevServer::start_on(&data_dir.join("temporal.db"), port) {
+            Ok(started) => *server.lock().expect("server lock") = Some(started),
             Err(e) => {
                 let _ = ready_tx.send(Err(format!("{e:#}")));
                 return;
             }
-        };
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -96,10 +171,13 @@ fn start_env() -> anyhow::Result<TestEnv> {
         let result = runtime.block_on(serve_everything(
             address,
             workers,
+            contexts,
             [api_listener, short_listener],
             ready_tx.clone(),
         ));
         let _ = ready_tx.send(result.map_err(|e| format!("{e:#}")));
+        // Keep the thread (and so the server) alive after a worker error; the test reports it.
+        std::thread::park();
     });
     match ready_rx.recv_timeout(Duration::from_secs(120)) {
         Ok(Ok(())) => Ok(env),
@@ -111,6 +189,7 @@ fn start_env() -> anyhow::Result<TestEnv> {
 async fn serve_everything(
     address: String,
     workers: WorkerConfig,
+    contexts: Vec<Context>,
     [api_listener, short_listener]: [std::net::TcpListener; 2],
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> anyhow::Result<()> {
@@ -132,7 +211,7 @@ async fn serve_everything(
         tokio::spawn(async move { axum::serve(listener, driver_call_api::app(state)).await });
     }
     let _ = ready.send(Ok(()));
-    driver_call_worker::run(client, &workers, &Context::ALL, std::future::pending()).await
+    driver_call_worker::run(client, &workers, &contexts, std::future::pending()).await
 }
 
 /// A Temporal client on `address`.
@@ -382,10 +461,12 @@ pub struct Stores {
     pub payments: PaymentStore,
     /// The catcher context's store.
     pub catches: CatcherStore,
+    /// The dashboard context's read model.
+    pub dashboards: DashboardStore,
 }
 
 impl Stores {
-    /// Opens both stores of the environment.
+    /// Opens the stores of the environment (after `env` or `env_with` started it).
     pub async fn open() -> Self {
         let env = env();
         Self {
@@ -395,6 +476,9 @@ impl Stores {
             catches: CatcherStore::connect(&env.catcher_db)
                 .await
                 .expect("catcher db"),
+            dashboards: DashboardStore::connect(&env.dashboard_db)
+                .await
+                .expect("dashboard db"),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Replay safety: a finished call's history must replay on the current workflow code. With
-//! `UPDATE_FIXTURES=1` the history is also saved under `tests/fixtures/`, where `replay.rs`
+//! `UPDATE_FIXTURES=1` the history is also saved under `tests/fixtures/<generation>/`, where `replay.rs`
 //! replays it on every later run, so a change that would break running calls fails the tests.
 
 use crate::{connect, env, workspace_root};
@@ -7,6 +7,10 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::domain::CallView;
 use temporalio_client::WorkflowHistory;
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+
+/// Fixtures are kept per generation of the workflow's command sequence: `v1` before the
+/// `dashboard-projection` patch, `v2` with it. Histories of every generation must keep replaying.
+pub const CURRENT_GENERATION: &str = "v2";
 
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {
@@ -20,9 +24,11 @@ pub async fn check_and_record(call: &CallView, name: &str) {
         .expect("history");
     replay(&json).await;
     if std::env::var_os("UPDATE_FIXTURES").is_some() {
-        let path = workspace_root()
+        let dir = workspace_root()
             .join("tests/fixtures")
-            .join(format!("{name}.json"));
+            .join(CURRENT_GENERATION);
+        std::fs::create_dir_all(&dir).expect("fixture directory");
+        let path = dir.join(format!("{name}.json"));
         std::fs::write(&path, &json).expect("fixture written");
     }
 }

@@ -1,14 +1,13 @@
 //! Every recorded history under `tests/fixtures/` must replay on the current workflow code: a
 //! change that would break calls already running fails here. Record new fixtures with
-//! `UPDATE_FIXTURES=1 cargo test -p driver-call-tests --test saga`.
+//! `UPDATE_FIXTURES=1 cargo test -p driver-call-tests --test saga` (into the current generation).
 
 use driver_call_tests::workspace_root;
 
-#[tokio::test]
-async fn recorded_histories_of_the_main_paths_replay_on_the_current_code() {
-    let dir = workspace_root().join("tests/fixtures");
+fn fixtures_of(generation: &str) -> Vec<std::path::PathBuf> {
+    let dir = workspace_root().join("tests/fixtures").join(generation);
     let mut fixtures: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/fixtures exists")
+        .unwrap_or_else(|e| panic!("{} exists: {e}", dir.display()))
         .map(|entry| entry.expect("entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .collect();
@@ -26,11 +25,22 @@ async fn recorded_histories_of_the_main_paths_replay_on_the_current_code() {
     ] {
         assert!(
             names.iter().any(|n| n == required),
-            "fixture {required} is missing: {names:?}"
+            "{generation}: fixture {required} is missing: {names:?}"
         );
     }
-    for path in fixtures {
-        let json = std::fs::read(&path).expect("fixture readable");
-        driver_call_tests::replay::replay(&json).await;
+    fixtures
+}
+
+#[tokio::test]
+async fn histories_recorded_before_the_dashboard_projection_still_replay() {
+    for path in fixtures_of("v1") {
+        driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
+    }
+}
+
+#[tokio::test]
+async fn histories_recorded_with_the_dashboard_projection_replay() {
+    for path in fixtures_of(driver_call_tests::replay::CURRENT_GENERATION) {
+        driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
     }
 }

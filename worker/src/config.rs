@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use driver_call_activities::{catcher, db, payment};
-use driver_call_workflows::contracts::{CALLER_TASK_QUEUE, catcher as c, payment as p};
+use driver_call_workflows::contracts::{
+    CALLER_TASK_QUEUE, catcher as c, dashboard as d, payment as p,
+};
 
 /// A bounded context a worker process can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,11 +18,18 @@ pub enum Context {
     Payment,
     /// Catcher activities on task queue `catcher`.
     Catcher,
+    /// Dashboard activities (myPage read model, webhooks) on task queue `dashboard`.
+    Dashboard,
 }
 
 impl Context {
     /// Every context, the default set of one process.
-    pub const ALL: [Context; 3] = [Context::Caller, Context::Payment, Context::Catcher];
+    pub const ALL: [Context; 4] = [
+        Context::Caller,
+        Context::Payment,
+        Context::Catcher,
+        Context::Dashboard,
+    ];
 
     /// The task queue this context polls.
     pub fn task_queue(self) -> &'static str {
@@ -28,6 +37,7 @@ impl Context {
             Context::Caller => CALLER_TASK_QUEUE,
             Context::Payment => p::TASK_QUEUE,
             Context::Catcher => c::TASK_QUEUE,
+            Context::Dashboard => d::TASK_QUEUE,
         }
     }
 }
@@ -38,6 +48,7 @@ impl std::fmt::Display for Context {
             Context::Caller => "caller",
             Context::Payment => "payment",
             Context::Catcher => "catcher",
+            Context::Dashboard => "dashboard",
         })
     }
 }
@@ -54,6 +65,12 @@ pub struct WorkerConfig {
     /// The catcher context's database (default: SQLite `catcher.db` under DATA_DIR).
     #[arg(long, env = "CATCHER_DATABASE_URL")]
     pub catcher_database_url: Option<String>,
+    /// The dashboard context's database (default: SQLite `dashboard.db` under DATA_DIR).
+    #[arg(long, env = "DASHBOARD_DATABASE_URL")]
+    pub dashboard_database_url: Option<String>,
+    /// Where every call event is POSTed as JSON (unset: no webhooks).
+    #[arg(long, env = "NOTIFY_WEBHOOK_URL")]
+    pub notify_webhook_url: Option<String>,
     /// Comma-separated service areas, matched case-insensitively.
     #[arg(long, env = "SERVICE_AREAS", default_value = catcher::DEFAULT_SERVICE_AREAS)]
     pub service_areas: String,
@@ -78,6 +95,15 @@ impl WorkerConfig {
         self.catcher_database_url
             .clone()
             .unwrap_or_else(|| db::sqlite_url(&self.data_dir, "catcher"))
+    }
+}
+
+impl WorkerConfig {
+    /// The dashboard database URL, defaulting to SQLite under `data_dir`.
+    pub fn dashboard_database_url(&self) -> String {
+        self.dashboard_database_url
+            .clone()
+            .unwrap_or_else(|| db::sqlite_url(&self.data_dir, "dashboard"))
     }
 }
 

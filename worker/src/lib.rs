@@ -7,14 +7,17 @@ pub mod telemetry;
 use std::future::Future;
 
 use anyhow::Context as _;
-use driver_call_activities::{catcher, payment};
+use std::sync::Arc;
+
+use driver_call_activities::{catcher, dashboard, payment};
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::{
-    self, catcher as catcher_contract, payment as payment_contract,
+    self, catcher as catcher_contract, dashboard as dashboard_contract, payment as payment_contract,
 };
 use driver_call_workflows::domain::Krw;
 use temporalio_client::Client;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
+use tokio::sync::Notify;
 
 pub use config::{Context, WorkerConfig};
 
@@ -29,8 +32,9 @@ pub async fn run(
     let runtime = Runtime::from_current_tokio(Default::default())
         .context("Failed to create the Temporal worker runtime")?;
     let mut workers = Vec::new();
+    let mut background = tokio::task::JoinSet::new();
     for context in contexts {
-        let options = worker_options(*context, config).await?;
+        let options = worker_options(*context, config, &mut background).await?;
         let worker = Worker::new(&runtime, client.clone(), options)
             .with_context(|| format!("Failed to create the {context} worker"))?;
         tracing::info!(%context, task_queue = context.task_queue(), "worker polling");
@@ -45,11 +49,16 @@ pub async fn run(
     // Workers are !Send (workflows run on a LocalSet), so they run together on this task.
     let running = futures::future::try_join_all(workers.iter_mut().map(Worker::run));
     let (result, ()) = tokio::join!(running, stopper);
+    background.abort_all();
     result.context("A worker stopped with an error")?;
     Ok(())
 }
 
-async fn worker_options(context: Context, config: &WorkerConfig) -> anyhow::Result<WorkerOptions> {
+async fn worker_options(
+    context: Context,
+    config: &WorkerConfig,
+    background: &mut tokio::task::JoinSet<()>,
+) -> anyhow::Result<WorkerOptions> {
     let options = match context {
         Context::Caller => WorkerOptions::new(contracts::CALLER_TASK_QUEUE)
             .register_workflow::<DriverCallWorkflow>()
@@ -73,6 +82,21 @@ async fn worker_options(context: Context, config: &WorkerConfig) -> anyhow::Resu
             let areas = catcher::ServiceAreas::parse(&config.service_areas);
             WorkerOptions::new(catcher_contract::TASK_QUEUE)
                 .register_activities(catcher::Activities::new(store, areas))
+                .graceful_shutdown_period(config.graceful_shutdown)
+                .build()
+        }
+        Context::Dashboard => {
+            let store = dashboard::DashboardStore::connect(&config.dashboard_database_url())
+                .await
+                .context("Failed to open the dashboard database")?;
+            let projected = Arc::new(Notify::new());
+            if let Some(url) = &config.notify_webhook_url {
+                let notifier =
+                    dashboard::WebhookNotifier::new(store.clone(), url.clone(), projected.clone());
+                background.spawn(notifier.run());
+            }
+            WorkerOptions::new(dashboard_contract::TASK_QUEUE)
+                .register_activities(dashboard::Activities::new(store, projected))
                 .graceful_shutdown_period(config.graceful_shutdown)
                 .build()
         }

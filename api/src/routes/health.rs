@@ -26,7 +26,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         .is_ok();
     let payments = state.payments.ping().await.is_ok();
     let catches = state.catches.ping().await.is_ok();
-    let ready = temporal && payments && catches;
+    let dashboards = state.dashboards.ping().await.is_ok();
+    let ready = temporal && payments && catches && dashboards;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -37,6 +38,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         "temporal": temporal,
         "paymentStore": payments,
         "catcherStore": catches,
+        "dashboardStore": dashboards,
     });
     (status, Json(body))
 }

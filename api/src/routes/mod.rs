@@ -2,6 +2,7 @@
 
 pub(crate) mod calls;
 pub(crate) mod catches;
+pub(crate) mod dashboards;
 pub(crate) mod health;
 pub(crate) mod payments;
 

@@ -3,6 +3,7 @@
 //! `driver-call-activities`, each by its own context's worker.
 
 pub mod catcher;
+pub mod dashboard;
 pub mod payment;
 
 /// The caller context's task queue, polled by the `DriverCallWorkflow` worker.

@@ -39,6 +39,75 @@ pub enum EventName {
     CallExpired,
 }
 
+impl EventName {
+    /// Every event name.
+    pub const ALL: [EventName; 15] = [
+        EventName::CallMade,
+        EventName::PaymentApproved,
+        EventName::PaymentRejected,
+        EventName::CallPayed,
+        EventName::CallReceived,
+        EventName::CallCaught,
+        EventName::CatchDenied,
+        EventName::CallDenied,
+        EventName::CallCancelled,
+        EventName::PaymentCancelled,
+        EventName::PaymentDisabled,
+        EventName::DriverArrived,
+        EventName::TripStarted,
+        EventName::TripCompleted,
+        EventName::CallExpired,
+    ];
+
+    /// The spec's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::CallMade => "CallMade",
+            EventName::PaymentApproved => "PaymentApproved",
+            EventName::PaymentRejected => "PaymentRejected",
+            EventName::CallPayed => "CallPayed",
+            EventName::CallReceived => "CallReceived",
+            EventName::CallCaught => "CallCaught",
+            EventName::CatchDenied => "CatchDenied",
+            EventName::CallDenied => "CallDenied",
+            EventName::CallCancelled => "CallCancelled",
+            EventName::PaymentCancelled => "PaymentCancelled",
+            EventName::PaymentDisabled => "PaymentDisabled",
+            EventName::DriverArrived => "DriverArrived",
+            EventName::TripStarted => "TripStarted",
+            EventName::TripCompleted => "TripCompleted",
+            EventName::CallExpired => "CallExpired",
+        }
+    }
+
+    /// Parses the spec's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The call's status after this event, when the event is a status change.
+    pub fn status_after(self) -> Option<CallStatus> {
+        let status = match self {
+            EventName::CallMade => CallStatus::Created,
+            EventName::CallPayed => CallStatus::Paid,
+            EventName::CallReceived => CallStatus::Dispatched,
+            EventName::CallCaught => CallStatus::Caught,
+            EventName::DriverArrived => CallStatus::Arrived,
+            EventName::TripStarted => CallStatus::Driving,
+            EventName::TripCompleted => CallStatus::Completed,
+            EventName::PaymentRejected => CallStatus::PaymentRejected,
+            EventName::CallCancelled => CallStatus::Cancelled,
+            EventName::CallDenied => CallStatus::Denied,
+            EventName::CallExpired => CallStatus::Expired,
+            EventName::PaymentApproved
+            | EventName::CatchDenied
+            | EventName::PaymentCancelled
+            | EventName::PaymentDisabled => return None,
+        };
+        Some(status)
+    }
+}
+
 /// One step on a call's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,4 +146,18 @@ pub struct CallView {
     pub driver: Option<Driver>,
     /// Everything that happened, in order.
     pub timeline: Vec<TimelineEvent>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_round_trip_and_match_their_json() {
+        for event in EventName::ALL {
+            assert_eq!(EventName::parse(event.as_str()), Some(event));
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(json, format!("\"{}\"", event.as_str()));
+        }
+    }
 }

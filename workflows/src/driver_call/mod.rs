@@ -8,6 +8,9 @@
 //! 3. once the call has ended, run each context's lane concurrently: the payment lane refunds, the
 //!    catcher lane records the catch and closes the offer.
 //!
+//! Alongside all of it, the dashboard lane projects each timeline event into the myPage read model
+//! (patch `dashboard-projection`).
+//!
 //! Handlers change the status synchronously through the state machine in `domain`, so that of
 //! many drivers racing for one call the first `catch` wins and every later validator sees CAUGHT.
 
@@ -34,7 +37,7 @@ pub use messages::{
     PayResult, TripStepRequest,
 };
 
-use crate::contracts::{catcher, payment};
+use crate::contracts::{catcher, dashboard, payment};
 use crate::domain::{
     CallId, CallStatus, CallTransition, CallView, Driver, DriverId, EventName, NewCall,
     TimelineEvent, TransitionRefused,
@@ -68,7 +71,11 @@ pub struct DriverCallWorkflow {
     payment: PaymentProgress,
     driver: Option<Driver>,
     timeline: Vec<TimelineEvent>,
+    saga_finished: bool,
 }
+
+/// Patch that added the dashboard projection lane (calls started before it replay without it).
+const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
 
 /// What the workflow knows of the call's payment.
 #[derive(Debug, Default)]
@@ -93,12 +100,14 @@ impl DriverCallWorkflow {
             payment: PaymentProgress::default(),
             driver: None,
             timeline: Vec::new(),
+            saga_finished: false,
         }
     }
 
     /// Runs the call to its end and returns its final view.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CallView> {
+        let ctx: &WorkflowContext<Self> = ctx;
         let now = ctx.workflow_time();
         ctx.state_mut(|s| {
             let description = format!("Call made from {}", s.call.location.as_ref());
@@ -106,6 +115,16 @@ impl DriverCallWorkflow {
         });
         Self::publish(ctx);
 
+        if ctx.patched(DASHBOARD_PROJECTION_PATCH) {
+            join!(Self::saga(ctx), Self::projection_lane(ctx));
+        } else {
+            Self::saga(ctx).await;
+        }
+        Ok(ctx.state(Self::view))
+    }
+
+    /// The call's life and its compensations.
+    async fn saga(ctx: &WorkflowContext<Self>) {
         Self::await_payment(ctx).await;
         let offer = if Self::status(ctx) == CallStatus::Paid {
             Self::dispatch(ctx).await
@@ -116,7 +135,42 @@ impl DriverCallWorkflow {
 
         // An approval still running (a late `pay`) must finish before the run does.
         wait_until(ctx, |s| !s.payment.in_flight).await;
-        Ok(ctx.state(Self::view))
+        ctx.state_mut(|s| s.saga_finished = true);
+    }
+
+    /// The dashboard lane: projects every timeline event into the myPage read model, in order and
+    /// in batches. It never holds the call back: when the dashboard worker is down, the saga goes
+    /// on and the events wait here until it returns.
+    async fn projection_lane(ctx: &WorkflowContext<Self>) {
+        let mut projected = 0;
+        loop {
+            wait_until(ctx, move |s| {
+                s.timeline.len() > projected || s.saga_finished
+            })
+            .await;
+            let (input, recorded, finished) = ctx.state(|s| {
+                (
+                    s.projection_input(projected),
+                    s.timeline.len(),
+                    s.saga_finished,
+                )
+            });
+            if recorded == projected && finished {
+                return;
+            }
+            let sent = ctx
+                .execute_activity(
+                    dashboard::DashboardActivities::project,
+                    input,
+                    saga::dashboard_options(),
+                )
+                .await;
+            // Retried without limit; an error means the workflow itself is going away.
+            if sent.is_err() {
+                return;
+            }
+            projected = recorded;
+        }
     }
 
     /// Phase 1: the call waits for its payment, a cancel, or the end of `PAYMENT_WINDOW`.
@@ -673,6 +727,17 @@ impl DriverCallWorkflow {
             location: self.call.location.clone(),
             destination: self.call.destination.clone(),
             pay_amount: self.call.pay_amount,
+        }
+    }
+
+    fn projection_input(&self, projected: usize) -> dashboard::ProjectTimelineInput {
+        dashboard::ProjectTimelineInput {
+            call_id: self.call.call_id,
+            mobile: self.call.mobile.clone(),
+            location: self.call.location.clone(),
+            pay_amount: self.call.pay_amount,
+            status: self.status,
+            events: self.timeline[projected.min(self.timeline.len())..].to_vec(),
         }
     }
 

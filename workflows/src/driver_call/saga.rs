@@ -16,7 +16,7 @@ use std::time::Duration;
 use temporalio_common::RetryPolicy;
 use temporalio_sdk::{ActivityCloseTimeouts, ActivityOptions, WorkflowCancellationToken};
 
-use crate::contracts::{catcher, payment};
+use crate::contracts::{catcher, dashboard, payment};
 use crate::domain::CallStatus;
 use crate::domain::EventName;
 
@@ -76,6 +76,11 @@ pub(crate) fn refund_options() -> ActivityOptions {
 /// The catcher context may be down for a while (fault isolation): its steps wait for it.
 pub(crate) fn catcher_options() -> ActivityOptions {
     until_done(catcher::TASK_QUEUE)
+}
+
+/// The read model must eventually see every event, however long the dashboard context is away.
+pub(crate) fn dashboard_options() -> ActivityOptions {
+    until_done(dashboard::TASK_QUEUE)
 }
 
 /// Options for a step that must eventually happen: retried without limit, backing off to a

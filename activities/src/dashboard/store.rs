@@ -1,0 +1,274 @@
+//! The myPage read model in the dashboard context's own database: every timeline event keyed by
+//! (call, seq), and one summary row per call.
+
+use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
+use driver_call_workflows::domain::{EventName, TimelineEvent};
+use serde::Serialize;
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
+
+use crate::db::{self, StoreError};
+
+static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/sqlite");
+static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/postgres");
+
+/// A call on a customer's myPage list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSummary {
+    /// The call.
+    pub call_id: String,
+    /// Its current status.
+    pub status: String,
+    /// Its pickup location.
+    pub location: String,
+    /// Its fare in KRW.
+    pub pay_amount: i64,
+    /// When the call was made.
+    #[serde(skip)]
+    pub created_at: String,
+    /// When its last event happened.
+    pub updated_at: String,
+}
+
+/// Where the next page of a customer's calls starts (opaque to clients).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryCursor {
+    created_at: String,
+    call_id: String,
+}
+
+impl SummaryCursor {
+    /// Parses a cursor a client got from an earlier page.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (created_at, call_id) = s.split_once('~')?;
+        Some(Self {
+            created_at: created_at.to_owned(),
+            call_id: call_id.to_owned(),
+        })
+    }
+
+    fn after(summary: &CallSummary) -> Self {
+        Self {
+            created_at: summary.created_at.clone(),
+            call_id: summary.call_id.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for SummaryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}~{}", self.created_at, self.call_id)
+    }
+}
+
+/// A timeline event as streamed and delivered to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamedEvent {
+    /// Position in the whole read model (the per-customer stream's id).
+    #[serde(skip)]
+    pub event_id: i64,
+    /// The call.
+    pub call_id: String,
+    /// Position on the call's timeline (the per-call stream's id).
+    pub seq: i64,
+    /// The event's name.
+    pub event: String,
+    /// The call's status after the event, when the event changed it.
+    pub status: Option<String>,
+    /// When it happened.
+    pub at: String,
+    /// A sentence for the customer.
+    pub description: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    event: String,
+    at: String,
+    description: String,
+}
+
+const EVENT_COLUMNS: &str = "event_id, call_id, seq, event, status, at, description";
+
+/// The dashboard context's store.
+#[derive(Debug, Clone)]
+pub struct DashboardStore {
+    pool: AnyPool,
+}
+
+impl DashboardStore {
+    /// Connects to the dashboard database and migrates it.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let migrator = if url.starts_with("postgres") {
+            &POSTGRES_MIGRATOR
+        } else {
+            &SQLITE_MIGRATOR
+        };
+        Ok(Self {
+            pool: db::connect(url, migrator).await?,
+        })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Writes a batch of events and moves the call's summary forward; an event seen before and a
+    /// batch older than the summary change nothing.
+    #[tracing::instrument(skip_all, fields(call_id = %input.call_id, events = input.events.len()))]
+    pub async fn project(&self, input: &ProjectTimelineInput) -> Result<(), StoreError> {
+        let call_id = input.call_id.to_string();
+        let mut tx = self.pool.begin().await?;
+        for event in &input.events {
+            sqlx::query(
+                "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_id, seq) DO NOTHING",
+            )
+            .bind(&call_id)
+            .bind(i64::from(event.seq))
+            .bind(input.mobile.as_ref())
+            .bind(event.event.as_str())
+            .bind(event.event.status_after().map(|s| s.as_str()))
+            .bind(&event.at)
+            .bind(&event.description)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(last) = input.events.last() {
+            let created_at = input
+                .events
+                .iter()
+                .find(|e| e.seq == 1)
+                .map_or_else(|| last.at.clone(), |e| e.at.clone());
+            sqlx::query(
+                "INSERT INTO calls (call_id, mobile, status, location, pay_amount, last_seq, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (call_id) DO UPDATE SET status = excluded.status, \
+                 last_seq = excluded.last_seq, updated_at = excluded.updated_at \
+                 WHERE calls.last_seq < excluded.last_seq",
+            )
+            .bind(&call_id)
+            .bind(input.mobile.as_ref())
+            .bind(input.status.as_str())
+            .bind(input.location.as_ref())
+            .bind(input.pay_amount.get())
+            .bind(i64::from(last.seq))
+            .bind(created_at)
+            .bind(&last.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The call's timeline as myPage shows it (empty when the call is unknown).
+    pub async fn timeline(&self, call_id: &str) -> Result<Vec<TimelineEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT seq, event, at, description FROM timeline_events \
+             WHERE call_id = $1 ORDER BY seq",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(TimelineEvent {
+                    seq: u32::try_from(row.seq)
+                        .map_err(|_| StoreError::Corrupt(row.seq.to_string()))?,
+                    event: db::parse_stored(&row.event, EventName::parse)?,
+                    at: row.at,
+                    description: row.description,
+                })
+            })
+            .collect()
+    }
+
+    /// A page of the customer's calls, newest first, and the cursor of the next page.
+    pub async fn calls_of(
+        &self,
+        mobile: &str,
+        after: Option<&SummaryCursor>,
+        limit: u32,
+    ) -> Result<(Vec<CallSummary>, Option<SummaryCursor>), StoreError> {
+        let (created_at, call_id) =
+            after.map_or(("~", ""), |c| (c.created_at.as_str(), c.call_id.as_str()));
+        let mut page: Vec<CallSummary> = sqlx::query_as(
+            "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
+             WHERE mobile = $1 AND (created_at < $2 OR (created_at = $2 AND call_id < $3)) \
+             ORDER BY created_at DESC, call_id DESC LIMIT $4",
+        )
+        .bind(mobile)
+        .bind(created_at)
+        .bind(if after.is_some() { call_id } else { "~" })
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let has_more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        let next = has_more
+            .then(|| page.last().map(SummaryCursor::after))
+            .flatten();
+        Ok((page, next))
+    }
+
+    /// The call's events after `seq`, in order.
+    pub async fn call_events_after(
+        &self,
+        call_id: &str,
+        seq: i64,
+    ) -> Result<Vec<StreamedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM timeline_events WHERE call_id = $1 AND seq > $2 ORDER BY seq"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(call_id)
+            .bind(seq)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The customer's events after `event_id`, in the order they were projected.
+    pub async fn customer_events_after(
+        &self,
+        mobile: &str,
+        event_id: i64,
+    ) -> Result<Vec<StreamedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM timeline_events WHERE mobile = $1 AND event_id > $2 \
+             ORDER BY event_id LIMIT 500"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(mobile)
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Events not yet delivered to the webhook, oldest first.
+    pub async fn undelivered(&self, limit: i64) -> Result<Vec<StreamedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM timeline_events WHERE delivered_at IS NULL \
+             ORDER BY event_id LIMIT $1"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Marks an event delivered to the webhook.
+    pub async fn mark_delivered(&self, event_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE timeline_events SET delivered_at = $1 WHERE event_id = $2")
+            .bind(crate::now_rfc3339())
+            .bind(event_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,188 @@
+//! myPage, served from the dashboard context's read model only (so it answers while Temporal is
+//! unreachable), and live status notifications as server-sent events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use axum::{Json, Router};
+use driver_call_activities::dashboard::{DashboardStore, StreamedEvent, SummaryCursor};
+use driver_call_workflows::domain::{MobileNumber, TimelineEvent};
+use futures::Stream;
+use serde::Deserialize;
+
+use crate::extract::{AppPath, AppQuery};
+use crate::{ApiError, AppState};
+
+/// How often a stream looks for new events in the read model.
+const STREAM_POLL: Duration = Duration::from_millis(200);
+const DEFAULT_PAGE: u32 = 20;
+const MAX_PAGE: u32 = 100;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboards", get(calls_of_customer))
+        .route("/dashboards/myPage/{call_id}", get(my_page))
+        .route("/dashboards/events", get(customer_events))
+        .route("/calls/{call_id}/events", get(call_events))
+}
+
+async fn my_page(
+    State(state): State<AppState>,
+    AppPath(call_id): AppPath<String>,
+) -> Result<Json<Vec<TimelineEvent>>, ApiError> {
+    let call_id = super::call_id(&call_id)?;
+    let timeline = state.dashboards.timeline(&call_id.to_string()).await?;
+    if timeline.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "call {call_id} not found on myPage"
+        )));
+    }
+    Ok(Json(timeline))
+}
+
+#[derive(Debug, Deserialize)]
+struct CustomerQuery {
+    mobile: String,
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Every call of a customer, newest first; the next page is in the `Link` header.
+async fn calls_of_customer(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<CustomerQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mobile = MobileNumber::parse(&query.mobile)?;
+    let cursor = match query.cursor.as_deref() {
+        Some(raw) => Some(
+            SummaryCursor::parse(raw)
+                .ok_or_else(|| ApiError::Invalid(format!("`{raw}` is not a cursor")))?,
+        ),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let (page, next) = state
+        .dashboards
+        .calls_of(mobile.as_ref(), cursor.as_ref(), limit)
+        .await?;
+    let mut headers = HeaderMap::new();
+    if let Some(next) = next {
+        let link = format!(
+            "</dashboards?mobile={}&limit={limit}&cursor={next}>; rel=\"next\"",
+            mobile.as_ref()
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok((headers, Json(page)))
+}
+
+/// `Last-Event-ID`, the position a reconnecting client has seen up to.
+fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(0);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| ApiError::Invalid("Last-Event-ID must be a number".to_owned()))
+}
+
+/// Every status change of a call; each event's `id:` is its timeline seq.
+async fn call_events(
+    State(state): State<AppState>,
+    AppPath(call_id): AppPath<String>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let call_id = super::call_id(&call_id)?.to_string();
+    let after = last_event_id(&headers)?;
+    let store = state.dashboards.clone();
+    let stream = poll_events(
+        after,
+        move |cursor| {
+            let (store, call_id) = (store.clone(), call_id.clone());
+            async move { store.call_events_after(&call_id, cursor).await }
+        },
+        |e| e.seq,
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    mobile: String,
+}
+
+/// Every event of every call of a customer; each `id:` is its position in the read model.
+async fn customer_events(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let mobile = MobileNumber::parse(&query.mobile)?.as_ref().to_owned();
+    let after = last_event_id(&headers)?;
+    let store: DashboardStore = state.dashboards.clone();
+    let stream = poll_events(
+        after,
+        move |cursor| {
+            let (store, mobile) = (store.clone(), mobile.clone());
+            async move { store.customer_events_after(&mobile, cursor).await }
+        },
+        |e| e.event_id,
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A stream of the events `fetch` finds after a cursor, polled from the read model; `id_of` gives
+/// the `id:` a client resumes from. Store errors end the stream (the client reconnects).
+fn poll_events<F, Fut>(
+    after: i64,
+    fetch: F,
+    id_of: fn(&StreamedEvent) -> i64,
+) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: Fn(i64) -> Fut + Send + 'static,
+    Fut: std::future::Future<
+            Output = Result<Vec<StreamedEvent>, driver_call_activities::db::StoreError>,
+        > + Send,
+{
+    let batches = futures::stream::unfold((after, true), move |(cursor, first)| {
+        let fetched = fetch(cursor);
+        async move {
+            if !first {
+                tokio::time::sleep(STREAM_POLL).await;
+            }
+            match fetched.await {
+                Ok(events) => {
+                    let next = events.last().map_or(cursor, id_of);
+                    Some((events, (next, false)))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "event stream ended: the read model failed");
+                    None
+                }
+            }
+        }
+    });
+    use futures::StreamExt;
+    batches.flat_map(move |events| {
+        futures::stream::iter(events.into_iter().map(move |event| {
+            let sse = Event::default()
+                .id(id_of(&event).to_string())
+                .event(event.event.clone())
+                .json_data(&event)
+                .unwrap_or_default();
+            Ok(sse)
+        }))
+    })
+}

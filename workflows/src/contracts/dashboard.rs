@@ -1,0 +1,43 @@
+//! Dashboard context: projects every call's timeline into the myPage read model (CQRS) and
+//! notifies subscribers of every status change.
+
+#![allow(missing_docs)] // the #[activity_definitions] macro emits undocumented marker items
+
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activity_definitions;
+use temporalio_sdk::activities::ActivityError;
+
+use crate::domain::{CallId, CallStatus, Krw, Location, MobileNumber, TimelineEvent};
+
+/// The dashboard context's task queue.
+pub const TASK_QUEUE: &str = "dashboard";
+
+/// Input of `dashboard.project`: the call as it is now, and timeline events not yet projected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectTimelineInput {
+    /// The call.
+    pub call_id: CallId,
+    /// Its customer.
+    pub mobile: MobileNumber,
+    /// Its pickup location.
+    pub location: Location,
+    /// Its fare.
+    pub pay_amount: Krw,
+    /// Its status after the last of `events`.
+    pub status: CallStatus,
+    /// Consecutive timeline events; a projection may repeat ones it has seen.
+    pub events: Vec<TimelineEvent>,
+}
+
+/// The dashboard context's activities, implemented by `driver_call_activities::dashboard`.
+pub struct DashboardActivities;
+
+#[activity_definitions]
+impl DashboardActivities {
+    /// Writes the events and the call's summary into the read model; idempotent per (call, seq).
+    #[activity(name = "dashboard.project")]
+    pub fn project(input: ProjectTimelineInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
