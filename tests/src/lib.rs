@@ -353,12 +353,18 @@ impl Api {
 
     /// `POST /calls` with a valid body for `location` and `amount`.
     pub async fn create_call(&self, location: &str, amount: i64) -> CallView {
+        self.create_call_for("010-1234-5678", location, amount)
+            .await
+    }
+
+    /// `POST /calls` for the customer with `mobile`.
+    pub async fn create_call_for(&self, mobile: &str, location: &str, amount: i64) -> CallView {
         let answer = self
             .send(
                 reqwest::Method::POST,
                 "/calls",
                 Some(json!({
-                    "mobile": "010-1234-5678",
+                    "mobile": mobile,
                     "location": location,
                     "destination": "Home",
                     "payType": "CARD",
@@ -522,4 +528,10 @@ impl Stores {
 /// The address a `SocketAddr` listens on, as a string.
 pub fn address(addr: SocketAddr) -> String {
     addr.to_string()
+}
+
+/// A mobile number no other test uses.
+pub fn unique_mobile() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 100_000_000;
+    format!("010{n:08}")
 }
