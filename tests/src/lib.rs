@@ -21,7 +21,7 @@ use driver_call_api::{ApiConfig, AppState};
 use driver_call_worker::{Context, WorkerConfig};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
-use driver_call_workflows::domain::CallView;
+use driver_call_workflows::domain::{CallView, TimelineEvent};
 use serde_json::{Value, json};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 
@@ -29,6 +29,18 @@ pub use dev_server::DevServer;
 
 /// `PAYMENT_WINDOW` and `DISPATCH_TIMEOUT` of the environment's second API, for expiry tests.
 pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
+
+/// The timeline of a call that ends in a finished trip (spec section 3).
+pub const COMPLETED_TIMELINE: [&str; 8] = [
+    "CallMade",
+    "PaymentApproved",
+    "CallPayed",
+    "CallReceived",
+    "CallCaught",
+    "DriverArrived",
+    "TripStarted",
+    "TripCompleted",
+];
 
 /// What a test binary's environment runs.
 #[derive(Debug, Clone, Default)]
@@ -429,6 +441,12 @@ impl Api {
         .await
     }
 
+    /// `GET /dashboards/myPage/{id}`.
+    pub async fn my_page(&self, call: &CallView) -> Answer {
+        let path = format!("/dashboards/myPage/{}", call.call_id);
+        self.send(reqwest::Method::GET, &path, None).await
+    }
+
     /// Polls the call until it reaches `status`.
     pub async fn wait_for_status(&self, call: &CallView, status: &str) -> CallView {
         eventually(
@@ -512,6 +530,24 @@ impl Stores {
     pub async fn catch_row(&self, call: &CallView) -> Option<CatchRecord> {
         let id = call.call_id.to_string();
         self.catches.find(&id).await.expect("catch query")
+    }
+
+    /// Polls until the read model holds exactly `timeline` for the call.
+    pub async fn wait_for_projection(&self, call: &CallView, timeline: &[TimelineEvent]) {
+        let id = call.call_id.to_string();
+        eventually(
+            Duration::from_secs(60),
+            "the read model to catch up",
+            || async {
+                let projected = self
+                    .dashboards
+                    .timeline(&id)
+                    .await
+                    .expect("read model query");
+                (projected == timeline).then_some(())
+            },
+        )
+        .await
     }
 
     /// Polls until the call's catch row has `status` (the catcher lane runs after the status).

@@ -1,9 +1,9 @@
 //! The projection never holds a call back: with no dashboard worker, 20 calls go through every
 //! path; when the worker starts, the read model catches up to every event, in order, once.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use driver_call_tests::{Api, EnvOptions, Stores, TestEnv, env_with, eventually, unique_mobile};
+use driver_call_tests::{Api, EnvOptions, Stores, TestEnv, env_with, unique_mobile};
 use driver_call_workflows::domain::{CallStatus, CallView};
 
 fn env() -> &'static TestEnv {
@@ -86,19 +86,7 @@ async fn the_read_model_catches_up_with_every_event_of_20_calls_after_a_dashboar
     let worker = env().start_dashboard_worker();
     for call in &calls {
         let expected = api.get_call(call).await.timeline;
-        eventually(
-            Duration::from_secs(60),
-            "the read model to catch up",
-            || async {
-                let projected = stores
-                    .dashboards
-                    .timeline(&call.call_id.to_string())
-                    .await
-                    .unwrap();
-                (projected == expected).then_some(())
-            },
-        )
-        .await;
+        stores.wait_for_projection(call, &expected).await;
     }
     let caught_up = started.elapsed();
     let listed = api

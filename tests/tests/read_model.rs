@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use driver_call_tests::{Api, EnvOptions, Stores, TestEnv, env_with, eventually, unique_mobile};
+use driver_call_tests::{
+    Api, COMPLETED_TIMELINE, EnvOptions, Stores, TestEnv, env_with, eventually, unique_mobile,
+};
 use driver_call_workflows::domain::{CallView, TimelineEvent};
 use futures::StreamExt;
 use reqwest::Method;
@@ -130,19 +132,7 @@ async fn every_path_leaves_in_the_read_model_exactly_the_timeline_the_workflow_s
     short.wait_for_status(&expired, "EXPIRED").await;
 
     let expectations: [(&CallView, &[&str]); 5] = [
-        (
-            &completed,
-            &[
-                "CallMade",
-                "PaymentApproved",
-                "CallPayed",
-                "CallReceived",
-                "CallCaught",
-                "DriverArrived",
-                "TripStarted",
-                "TripCompleted",
-            ],
-        ),
+        (&completed, &COMPLETED_TIMELINE),
         (
             &cancelled,
             &[
@@ -170,13 +160,7 @@ async fn every_path_leaves_in_the_read_model_exactly_the_timeline_the_workflow_s
     for (call, expected) in expectations {
         let projected = read_model_matches_workflow(&api, &stores, call).await;
         assert_eq!(names(&projected), expected, "{}", call.call_id);
-        let my_page = api
-            .send(
-                Method::GET,
-                &format!("/dashboards/myPage/{}", call.call_id),
-                None,
-            )
-            .await;
+        let my_page = api.my_page(call).await;
         assert_eq!(my_page.status, 200);
         let served: Vec<TimelineEvent> = serde_json::from_value(my_page.body).unwrap();
         assert_eq!(served, projected);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use driver_call_tests::{Api, Stores, env, eventually, temporal_cli};
+use driver_call_tests::{Api, COMPLETED_TIMELINE, Stores, env, eventually, temporal_cli};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallStatus, CallView};
@@ -57,19 +57,7 @@ async fn happy_path_reaches_completed_with_one_approved_payment_and_one_complete
 
     // Assert: the call, its payment and its catch.
     let view = api.wait_for_status(&call, "COMPLETED").await;
-    assert_eq!(
-        events(&view),
-        [
-            "CallMade",
-            "PaymentApproved",
-            "CallPayed",
-            "CallReceived",
-            "CallCaught",
-            "DriverArrived",
-            "TripStarted",
-            "TripCompleted",
-        ]
-    );
+    assert_eq!(events(&view), COMPLETED_TIMELINE);
     let stores = Stores::open().await;
     let id = call.call_id.to_string();
     assert_eq!(

@@ -1,8 +1,7 @@
 //! myPage is served from the read model only, so it answers while Temporal is down.
 
-use driver_call_tests::{Api, Stores, env, eventually, unique_mobile};
+use driver_call_tests::{Api, Stores, env, unique_mobile};
 use reqwest::Method;
-use std::time::Duration;
 
 #[tokio::test]
 async fn my_page_answers_while_the_temporal_server_is_stopped() {
@@ -12,25 +11,11 @@ async fn my_page_answers_while_the_temporal_server_is_stopped() {
     let call = api.create_call_for(&mobile, "Kangnam", 20000).await;
     assert_eq!(api.pay(&call).await.status, 200);
     let view = api.wait_for_status(&call, "DISPATCHED").await;
-    eventually(Duration::from_secs(30), "the projection", || async {
-        let projected = stores
-            .dashboards
-            .timeline(&call.call_id.to_string())
-            .await
-            .unwrap();
-        (projected == view.timeline).then_some(())
-    })
-    .await;
+    stores.wait_for_projection(&call, &view.timeline).await;
 
     env().kill_server();
 
-    let my_page = api
-        .send(
-            Method::GET,
-            &format!("/dashboards/myPage/{}", call.call_id),
-            None,
-        )
-        .await;
+    let my_page = api.my_page(&call).await;
     assert_eq!(my_page.status, 200, "{:?}", my_page.body);
     assert_eq!(my_page.body.as_array().unwrap().len(), view.timeline.len());
     let listed = api
