@@ -1,12 +1,16 @@
-//! The payment and catcher stores against both backends: a fresh SQLite file and a fresh
+//! The payment, catcher and dashboard stores against both backends: a fresh SQLite file and a fresh
 //! PostgreSQL database (`TEST_POSTGRES_URL`, default the machine's server at 127.0.0.1:5432).
 
 use driver_call_activities::catcher::CatcherStore;
+use driver_call_activities::dashboard::DashboardStore;
 use driver_call_activities::payment::PaymentStore;
 use driver_call_tests::scratch_dir;
 use driver_call_workflows::contracts::catcher::{CatchStatus, OfferCallInput};
+use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::contracts::payment::{ApprovePaymentInput, PaymentStatus, RefundKind};
-use driver_call_workflows::domain::{CallId, Driver, Krw, Location, MobileNumber, PayType};
+use driver_call_workflows::domain::{
+    CallId, CallStatus, Driver, EventName, Krw, Location, MobileNumber, PayType, TimelineEvent,
+};
 use sqlx::Connection;
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -221,5 +225,71 @@ async fn stores_opened_together_on_one_new_sqlite_file_all_migrate() {
             .ping()
             .await
             .unwrap();
+    }
+}
+
+fn timeline_event(seq: u32, event: EventName) -> TimelineEvent {
+    TimelineEvent {
+        seq,
+        event,
+        at: format!("2026-11-24T10:00:0{seq}.000Z"),
+        description: format!("step {seq}"),
+    }
+}
+
+fn projection(
+    call_id: CallId,
+    status: CallStatus,
+    events: Vec<TimelineEvent>,
+) -> ProjectTimelineInput {
+    ProjectTimelineInput {
+        call_id,
+        mobile: MobileNumber::parse("010-5555-6666").unwrap(),
+        location: Location::parse("Mapo").unwrap(),
+        pay_amount: Krw::new(9000).unwrap(),
+        status,
+        events,
+    }
+}
+
+#[tokio::test]
+async fn projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back() {
+    for url in fresh_databases("dashboard").await {
+        let store = DashboardStore::connect(&url).await.unwrap();
+        let call_id = new_call_id();
+        let made = timeline_event(1, EventName::CallMade);
+        let approved = timeline_event(2, EventName::PaymentApproved);
+        let paid = timeline_event(3, EventName::CallPayed);
+        let early = projection(call_id, CallStatus::Created, vec![made.clone()]);
+        let late = projection(
+            call_id,
+            CallStatus::Paid,
+            vec![made.clone(), approved.clone(), paid.clone()],
+        );
+
+        store.project(&late).await.unwrap();
+        store.project(&early).await.unwrap(); // a retried, older batch
+        store.project(&late).await.unwrap(); // a replayed batch
+
+        let timeline = store.timeline(&call_id.to_string()).await.unwrap();
+        assert_eq!(timeline, vec![made, approved, paid], "{url}");
+        let (calls, next) = store.calls_of("01055556666", None, 10).await.unwrap();
+        let summary = calls
+            .iter()
+            .find(|c| c.call_id == call_id.to_string())
+            .unwrap();
+        assert_eq!(summary.status, "PAID", "{url}");
+        assert!(next.is_none(), "{url}");
+        let streamed = store
+            .call_events_after(&call_id.to_string(), 1)
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = streamed.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3], "{url}");
+        assert_eq!(streamed[1].status.as_deref(), Some("PAID"), "{url}");
+        assert_eq!(
+            streamed[0].status, None,
+            "{url}: PaymentApproved changes no status"
+        );
     }
 }
