@@ -8,7 +8,6 @@ pub mod dev_server;
 pub mod replay;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -559,11 +558,6 @@ impl Stores {
         )
         .await
     }
-}
-
-/// The address a `SocketAddr` listens on, as a string.
-pub fn address(addr: SocketAddr) -> String {
-    addr.to_string()
 }
 
 /// A mobile number no other test uses.
