@@ -1,37 +1,68 @@
 //! Payment context: the payments ledger and the `payment.*` activities that approve and refund
-//! pre-payments. Approval and refund are idempotent per call, enforced by the ledger's unique keys.
+//! pre-payments through a [`PaymentGateway`] behind a circuit breaker. Approval and refund are
+//! idempotent per call: the ledger's unique keys hold one row per call, and the gateway is asked
+//! with the call's idempotency key, so no retry at any layer charges or refunds twice.
 
+mod breaker;
+mod gateway;
 mod store;
 
 use std::sync::Arc;
 
 use driver_call_workflows::contracts::payment::{
-    ApprovePaymentInput, ApprovePaymentResult, PAYMENT_REJECTED, PaymentStatus, RefundPaymentInput,
-    RefundPaymentResult,
+    ApprovePaymentInput, ApprovePaymentResult, PAYMENT_REJECTED, PAYMENT_UNAVAILABLE,
+    PaymentStatus, RefundPaymentInput, RefundPaymentResult,
 };
 use driver_call_workflows::domain::Krw;
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-pub use store::{Approval, PaymentRecord, PaymentStore, idempotency_key};
+pub use breaker::{BreakerSettings, CircuitState, GuardedError, GuardedGateway, StateListener};
+pub use gateway::{
+    BuiltinGateway, ChargeRequest, ChargeStatus, GatewayCharge, GatewayError, HttpGateway,
+    PaymentGateway, RefundRequest,
+};
+pub use store::{Approval, PaymentOutcome, PaymentRecord, PaymentStore, idempotency_key};
 
 /// The spec's minimum fare (`MIN_PAY_AMOUNT`).
 pub const DEFAULT_MIN_PAY_AMOUNT: i64 = 5000;
 
+/// A fault to inject for failure drills; never set in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// No fault.
+    #[default]
+    None,
+    /// After the approval is written to the ledger, never complete the activity (so a drill can
+    /// kill the worker in exactly the window between the ledger write and the completion).
+    HangAfterLedgerWrite,
+}
+
 /// The payment context's activities.
 pub struct Activities {
     store: PaymentStore,
+    gateway: Arc<GuardedGateway>,
     min_pay_amount: Krw,
+    fault: Fault,
 }
 
 impl Activities {
-    /// Activities over `store` that reject fares below `min_pay_amount`.
-    pub fn new(store: PaymentStore, min_pay_amount: Krw) -> Self {
+    /// Activities over `store` that charge through `gateway` and reject fares below
+    /// `min_pay_amount`.
+    pub fn new(store: PaymentStore, gateway: Arc<GuardedGateway>, min_pay_amount: Krw) -> Self {
         Self {
             store,
+            gateway,
             min_pay_amount,
+            fault: Fault::None,
         }
+    }
+
+    /// Injects `fault` (failure drills only).
+    pub fn with_fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
     }
 }
 
@@ -44,7 +75,15 @@ impl Activities {
         _ctx: ActivityContext,
         input: ApprovePaymentInput,
     ) -> Result<ApprovePaymentResult, ActivityError> {
-        let record = self.store.approve(&input, self.min_pay_amount).await?;
+        let call_id = input.call_id.to_string();
+        let record = match self.store.find_by_call(&call_id).await? {
+            Some(existing) => existing,
+            None => self.charge(&input).await?,
+        };
+        if self.fault == Fault::HangAfterLedgerWrite {
+            tracing::warn!(%call_id, "fault injected: hanging after the ledger write");
+            std::future::pending::<()>().await;
+        }
         match record.status {
             PaymentStatus::Approved => Ok(ApprovePaymentResult {
                 payment_id: record.payment_id,
@@ -60,18 +99,60 @@ impl Activities {
         }
     }
 
-    /// Refunds the call's approved payment (CANCELLED or DISABLED); a no-op without one.
+    /// Refunds the call's payment (CANCELLED or DISABLED), including a charge the gateway took
+    /// whose answer was lost; a no-op when nothing was charged.
     #[activity(name = "payment.refund")]
     pub async fn refund(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: RefundPaymentInput,
     ) -> Result<RefundPaymentResult, ActivityError> {
-        let refunded = self.store.refund(&input.call_id, input.kind).await?;
+        // The gateway first: once it has given the money back, the ledger follows (a retry after a
+        // crash in between finds the gateway's refund already done, by the same key).
+        let held = self.gateway.refund(&idempotency_key(input.call_id)).await?;
+        let mut refunded = self.store.refund(&input.call_id, input.kind).await?;
+        if let (None, Some(charge)) = (&refunded, held) {
+            tracing::warn!(call_id = %input.call_id, charge_id = %charge.charge_id,
+                "refunded a charge the gateway took without a confirmed answer");
+            refunded = self
+                .store
+                .record_refunded_charge(&charge, input.kind)
+                .await?
+                .filter(|p| matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled));
+        }
         Ok(RefundPaymentResult {
             payment_id: refunded.as_ref().map(|r| r.payment_id.clone()),
             status: refunded.map(|r| r.status),
         })
+    }
+}
+
+impl Activities {
+    /// Decides, charges through the breaker and writes the ledger; the ledger write comes only
+    /// after the gateway's answer, so an approval in the ledger is always a charge the gateway
+    /// holds.
+    async fn charge(&self, input: &ApprovePaymentInput) -> Result<PaymentRecord, ActivityError> {
+        if let Approval::Reject(reason) = Approval::decide(input.pay_amount, self.min_pay_amount) {
+            let outcome = PaymentOutcome::Rejected { reason };
+            return Ok(self.store.record(input, outcome).await?);
+        }
+        let request = ChargeRequest {
+            idempotency_key: idempotency_key(input.call_id),
+            call_id: input.call_id.to_string(),
+            mobile: input.mobile.as_ref().to_owned(),
+            pay_type: input.pay_type.as_str().to_owned(),
+            amount: input.pay_amount.get(),
+        };
+        let outcome = match self.gateway.charge(&request).await {
+            Ok(charge) => PaymentOutcome::Approved {
+                charge_id: Some(charge.charge_id),
+            },
+            Err(GuardedError::Gateway(GatewayError::Declined(reason))) => {
+                PaymentOutcome::Rejected { reason }
+            }
+            Err(unavailable) => return Err(self::unavailable(&unavailable)),
+        };
+        Ok(self.store.record(input, outcome).await?)
     }
 }
 
@@ -80,6 +161,18 @@ fn rejected(reason: String) -> ActivityError {
     ActivityError::application(
         ApplicationFailure::builder(reason)
             .type_name(PAYMENT_REJECTED.to_owned())
+            .non_retryable(true)
+            .build(),
+    )
+}
+
+/// The gateway is down, slow or behind an open breaker: the customer is waiting on `pay`, so
+/// this is answered at once ("try again shortly") rather than retried here. The outcome of a
+/// timed-out charge is unknown; the workflow keeps the refund registered for it.
+fn unavailable(error: &GuardedError) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(error.to_string())
+            .type_name(PAYMENT_UNAVAILABLE.to_owned())
             .non_retryable(true)
             .build(),
     )

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
+use super::gateway::GatewayCharge;
 use crate::db::{self, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/payment");
@@ -30,6 +31,8 @@ pub struct PaymentRecord {
     pub status: PaymentStatus,
     /// Why it was rejected, if it was.
     pub reason: Option<String>,
+    /// The payment gateway's id of the charge, when one was taken.
+    pub charge_id: Option<String>,
     /// When it was first written.
     pub created_at: String,
     /// When its status last changed.
@@ -46,6 +49,7 @@ struct PaymentRow {
     pay_amount: i64,
     status: String,
     reason: Option<String>,
+    charge_id: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -62,10 +66,26 @@ impl TryFrom<PaymentRow> for PaymentRecord {
             pay_type: row.pay_type,
             pay_amount: row.pay_amount,
             reason: row.reason,
+            charge_id: row.charge_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
     }
+}
+
+/// What the payment step came to, as the ledger records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Charged by the gateway under this charge id.
+    Approved {
+        /// The gateway's id of the charge.
+        charge_id: Option<String>,
+    },
+    /// Refused, for this reason; nothing charged.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The decision on an approval before it is written.
@@ -92,7 +112,7 @@ impl Approval {
 }
 
 const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, pay_amount, \
-                       status, reason, created_at, updated_at";
+                       status, reason, charge_id, created_at, updated_at";
 
 /// The payment context's store.
 #[derive(Debug, Clone)]
@@ -114,41 +134,78 @@ impl PaymentStore {
         Ok(())
     }
 
-    /// Approves or rejects the call's payment once; every later call returns the same record.
+    /// Records the call's payment outcome once; every later call returns the first record (so a
+    /// retried approval never writes a second charge).
     #[tracing::instrument(skip_all, fields(call_id = %input.call_id))]
-    pub async fn approve(
+    pub async fn record(
         &self,
         input: &ApprovePaymentInput,
-        minimum: Krw,
+        outcome: PaymentOutcome,
     ) -> Result<PaymentRecord, StoreError> {
         let call_id = input.call_id.to_string();
         if let Some(existing) = self.find_by_call(&call_id).await? {
             return Ok(existing);
         }
-        let (status, reason) = match Approval::decide(input.pay_amount, minimum) {
-            Approval::Approve => (PaymentStatus::Approved, None),
-            Approval::Reject(reason) => (PaymentStatus::Rejected, Some(reason)),
+        let (status, reason, charge_id) = match outcome {
+            PaymentOutcome::Approved { charge_id } => (PaymentStatus::Approved, None, charge_id),
+            PaymentOutcome::Rejected { reason } => (PaymentStatus::Rejected, Some(reason), None),
         };
+        let row = NewRow {
+            call_id: &call_id,
+            mobile: input.mobile.as_ref(),
+            pay_type: input.pay_type.as_str(),
+            pay_amount: input.pay_amount.get(),
+            status,
+            reason,
+            charge_id,
+        };
+        self.insert(row).await?;
+        let record = self.find_by_call(&call_id).await?;
+        record.ok_or_else(|| StoreError::Corrupt(format!("payment for call {call_id} vanished")))
+    }
+
+    /// Records a charge the gateway took although its answer never arrived, now refunded, so
+    /// the ledger accounts for every won that moved. A no-op when the call already has a row.
+    #[tracing::instrument(skip_all, fields(call_id = %charge.request.call_id))]
+    pub async fn record_refunded_charge(
+        &self,
+        charge: &GatewayCharge,
+        kind: RefundKind,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let row = NewRow {
+            call_id: &charge.request.call_id,
+            mobile: &charge.request.mobile,
+            pay_type: &charge.request.pay_type,
+            pay_amount: charge.request.amount,
+            status: refunded_status(kind),
+            reason: Some("charged without a confirmed answer; refunded".to_owned()),
+            charge_id: Some(charge.charge_id.clone()),
+        };
+        self.insert(row).await?;
+        self.find_by_call(&charge.request.call_id).await
+    }
+
+    async fn insert(&self, row: NewRow<'_>) -> Result<(), StoreError> {
         let now = crate::now_rfc3339();
-        // Two racing approvals both reach this insert; the unique keys let exactly one write.
+        // Racing writers all reach this insert; the unique keys let exactly one write.
         sqlx::query(
             "INSERT INTO payments (payment_id, call_id, idempotency_key, mobile, pay_type, \
-             pay_amount, status, reason, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT DO NOTHING",
+             pay_amount, status, reason, charge_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING",
         )
         .bind(format!("pay-{}", uuid::Uuid::new_v4()))
-        .bind(&call_id)
-        .bind(idempotency_key(&input.call_id))
-        .bind(input.mobile.as_ref())
-        .bind(input.pay_type.as_str())
-        .bind(input.pay_amount.get())
-        .bind(status.as_str())
-        .bind(reason)
+        .bind(row.call_id)
+        .bind(idempotency_key(row.call_id))
+        .bind(row.mobile)
+        .bind(row.pay_type)
+        .bind(row.pay_amount)
+        .bind(row.status.as_str())
+        .bind(row.reason)
+        .bind(row.charge_id)
         .bind(&now)
         .execute(&self.pool)
         .await?;
-        let record = self.find_by_call(&call_id).await?;
-        record.ok_or_else(|| StoreError::Corrupt(format!("payment for call {call_id} vanished")))
+        Ok(())
     }
 
     /// Refunds the call's approved payment; returns the refunded payment (also when an earlier
@@ -159,10 +216,7 @@ impl PaymentStore {
         call_id: &CallId,
         kind: RefundKind,
     ) -> Result<Option<PaymentRecord>, StoreError> {
-        let to = match kind {
-            RefundKind::Cancel => PaymentStatus::Cancelled,
-            RefundKind::Disable => PaymentStatus::Disabled,
-        };
+        let to = refunded_status(kind);
         let call_id = call_id.to_string();
         sqlx::query(
             "UPDATE payments SET status = $1, updated_at = $2 \
@@ -220,8 +274,26 @@ impl PaymentStore {
     }
 }
 
+fn refunded_status(kind: RefundKind) -> PaymentStatus {
+    match kind {
+        RefundKind::Cancel => PaymentStatus::Cancelled,
+        RefundKind::Disable => PaymentStatus::Disabled,
+    }
+}
+
+/// A ledger row about to be written.
+struct NewRow<'a> {
+    call_id: &'a str,
+    mobile: &'a str,
+    pay_type: &'a str,
+    pay_amount: i64,
+    status: PaymentStatus,
+    reason: Option<String>,
+    charge_id: Option<String>,
+}
+
 /// The idempotency key of a call's payment: the same on every retry, at every layer.
-pub fn idempotency_key(call_id: &CallId) -> String {
+pub fn idempotency_key(call_id: impl std::fmt::Display) -> String {
     format!("payment:{call_id}")
 }
 

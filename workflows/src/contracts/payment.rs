@@ -14,6 +14,11 @@ pub const TASK_QUEUE: &str = "payment";
 /// Failure type of a business rejection (below the minimum fare, invalid): terminal, never retried.
 pub const PAYMENT_REJECTED: &str = "PaymentRejected";
 
+/// Failure type of a payment that could not be taken now (gateway down, slow or its circuit
+/// open): not retried by the activity, because a customer is waiting; the call stays CREATED and
+/// may be paid again. The charge's outcome is unknown, so the refund stays registered.
+pub const PAYMENT_UNAVAILABLE: &str = "PaymentUnavailable";
+
 /// A payment's status in the payments ledger (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

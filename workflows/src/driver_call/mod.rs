@@ -77,6 +77,9 @@ pub struct DriverCallWorkflow {
 /// Patch that added the dashboard projection lane (calls started before it replay without it).
 const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
 
+/// Patch that refunds, by idempotency key, any charge a PAYMENT_REJECTED call may hold.
+const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
+
 /// What the workflow knows of the call's payment.
 #[derive(Debug, Default)]
 struct PaymentProgress {
@@ -252,7 +255,19 @@ impl DriverCallWorkflow {
         wait_until(ctx, |s| s.status.is_terminal() && !s.payment.in_flight).await;
         let (status, attempted, call_id) =
             ctx.state(|s| (s.status, s.payment.attempted, s.call.call_id));
-        let Some(kind) = saga::refund_for(status).filter(|_| attempted) else {
+        if !attempted {
+            return;
+        }
+        let refund = match saga::refund_for(status) {
+            Some(kind) => Some(kind),
+            // A rejected call may still hold a charge from an earlier attempt whose answer was
+            // lost; calls started before this patch replay without the extra refund.
+            None if saga::refunds_unconfirmed(status) && ctx.patched(REFUND_UNCONFIRMED_PATCH) => {
+                Some(payment::RefundKind::Cancel)
+            }
+            None => None,
+        };
+        let Some(kind) = refund else {
             return;
         };
         let input = payment::RefundPaymentInput { call_id, kind };

@@ -2,7 +2,8 @@
 //!
 //! | step (context)                  | compensation when the call ends without a trip          |
 //! |---------------------------------|---------------------------------------------------------|
-//! | 1. approve payment (payment)    | refund: CANCELLED (cancel, expiry) or DISABLED (deny)   |
+//! | 1. approve payment (payment)    | refund: CANCELLED (cancel, expiry, rejection after an   |
+//! |                                 | unconfirmed charge) or DISABLED (deny)                  |
 //! | 2. offer to drivers (catcher)   | close the offer: WITHDRAWN (cancel, expiry) or DENIED   |
 //! | 3. record the catch (catcher)   | close the catch: WITHDRAWN; COMPLETED after the trip    |
 //!
@@ -27,6 +28,13 @@ pub(crate) fn refund_for(status: CallStatus) -> Option<payment::RefundKind> {
         CallStatus::Denied => Some(payment::RefundKind::Disable),
         _ => None,
     }
+}
+
+/// Whether a call that ended in `status` without a confirmed payment must still ask the payment
+/// context to refund by idempotency key: an earlier approval whose answer was lost may have
+/// charged (cancel and expiry are already refunded by [`refund_for`]).
+pub(crate) fn refunds_unconfirmed(status: CallStatus) -> bool {
+    status == CallStatus::PaymentRejected
 }
 
 /// How an open offer or catch is closed once the call has ended in `status`.
