@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use driver_call_worker::WorkerConfig;
 use driver_call_worker::config::humantime_duration;
+use driver_call_worker::{StoreConfig, TemporalConfig};
 use driver_call_workflows::driver_call::CallPolicy;
 
 /// Settings of the API process.
@@ -21,9 +21,12 @@ pub struct ApiConfig {
     /// A paid call nobody catches expires after this long (e.g. `10m`).
     #[arg(long, env = "DISPATCH_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
     pub dispatch_timeout: Duration,
+    /// The Temporal connection.
+    #[command(flatten)]
+    pub temporal: TemporalConfig,
     /// The stores the API reads (the same variables as the worker's).
     #[command(flatten)]
-    pub workers: WorkerConfig,
+    pub stores: StoreConfig,
 }
 
 impl ApiConfig {

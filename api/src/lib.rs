@@ -5,11 +5,15 @@ pub mod config;
 mod error;
 mod extract;
 mod routes;
+pub mod sandbox;
 mod workflow;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
+use axum::routing::get;
+use axum_prometheus::PrometheusMetricLayer;
+use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
 use driver_call_activities::{
     catcher::CatcherStore, dashboard::DashboardStore, payment::PaymentStore,
 };
@@ -39,13 +43,13 @@ impl AppState {
     /// Opens the stores named in `config` and wraps the Temporal client.
     pub async fn build(config: &ApiConfig, temporal: Client) -> anyhow::Result<Self> {
         use anyhow::Context as _;
-        let payments = PaymentStore::connect(&config.workers.payment_database_url())
+        let payments = PaymentStore::connect(&config.stores.payment_database_url())
             .await
             .context("Failed to open the payment database")?;
-        let catches = CatcherStore::connect(&config.workers.catcher_database_url())
+        let catches = CatcherStore::connect(&config.stores.catcher_database_url())
             .await
             .context("Failed to open the catcher database")?;
-        let dashboards = DashboardStore::connect(&config.workers.dashboard_database_url())
+        let dashboards = DashboardStore::connect(&config.stores.dashboard_database_url())
             .await
             .context("Failed to open the dashboard database")?;
         Ok(Self {
@@ -58,8 +62,9 @@ impl AppState {
     }
 }
 
-/// The whole API.
+/// The whole API, with request metrics on `/metrics`.
 pub fn app(state: AppState) -> Router {
+    let (metric_layer, metrics) = request_metrics();
     Router::new()
         .merge(routes::calls::router())
         .merge(routes::catches::router())
@@ -68,5 +73,24 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::health::router())
         .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .layer(TraceLayer::new_for_http())
+        .layer(metric_layer)
         .with_state(state)
+        .route(
+            "/metrics",
+            get(move || std::future::ready(metrics.render())),
+        )
+}
+
+/// The request-metrics layer and the handle that renders them. The recorder is process-global,
+/// so it is installed once, however many apps a process builds (the tests build several).
+fn request_metrics() -> (PrometheusMetricLayer<'static>, PrometheusHandle) {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    let mut first_layer = None;
+    let handle = HANDLE.get_or_init(|| {
+        let (layer, handle) = PrometheusMetricLayer::pair();
+        first_layer = Some(layer);
+        handle
+    });
+    let layer = first_layer.unwrap_or_else(PrometheusMetricLayer::new);
+    (layer, handle.clone())
 }

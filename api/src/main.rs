@@ -9,7 +9,7 @@ use driver_call_worker::{connect_temporal, shutdown_signal, telemetry};
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let config = ApiConfig::parse();
-    let temporal = connect_temporal().await?;
+    let temporal = connect_temporal(&config.temporal).await?;
     let state = AppState::build(&config, temporal).await?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await

@@ -1,17 +1,17 @@
-//! `driver-call-worker`: serves the contexts given with `--context` (default: all of them).
+//! `driver-call-worker`: serves the contexts given with `--context` or `WORKER_CONTEXTS`
+//! (default: all of them).
 
 use clap::Parser;
 use driver_call_worker::{
-    Context, WorkerConfig, connect_temporal, run, shutdown_signal, telemetry,
+    TemporalConfig, WorkerConfig, connect_temporal, run, shutdown_signal, telemetry,
 };
 
 /// Driver-Call worker: polls the task queues of the chosen bounded contexts.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// A context to serve; repeat for several (default: caller, payment and catcher).
-    #[arg(long = "context", value_enum)]
-    contexts: Vec<Context>,
+    #[command(flatten)]
+    temporal: TemporalConfig,
     #[command(flatten)]
     config: WorkerConfig,
 }
@@ -20,11 +20,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let cli = Cli::parse();
-    let contexts = if cli.contexts.is_empty() {
-        Context::ALL.to_vec()
-    } else {
-        cli.contexts
-    };
-    let client = connect_temporal().await?;
+    let contexts = cli.config.contexts();
+    let client = connect_temporal(&cli.temporal).await?;
     run(client, &cli.config, &contexts, shutdown_signal()).await
 }

@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use temporalio_client::WorkflowCountOptions;
 
 use crate::AppState;
 
@@ -16,14 +15,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let temporal = state
-        .temporal
-        .count_workflows(
-            "WorkflowType = 'DriverCallWorkflow'",
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .is_ok();
+    let temporal = driver_call_worker::health::temporal_answers(&state.temporal).await;
     let payments = state.payments.ping().await.is_ok();
     let catches = state.catches.ping().await.is_ok();
     let dashboards = state.dashboards.ping().await.is_ok();
