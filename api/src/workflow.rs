@@ -30,12 +30,14 @@ fn handle(client: &Client, call_id: &CallId) -> WorkflowHandle<Client, DriverCal
     client.get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(call_id))
 }
 
-/// Starts the call's workflow; a call id is used once, ever.
+/// Starts the call's workflow; a call id is used once, ever. Answers `false` when a workflow
+/// with this call id already exists (running or ended), which only a repeated idempotency key
+/// can cause.
 pub(crate) async fn start(
     client: &Client,
     call: NewCall,
     policy: CallPolicy,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let workflow_id = DriverCallWorkflow::workflow_id(&call.call_id);
     let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id)
         .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
@@ -45,10 +47,8 @@ pub(crate) async fn start(
         .start_workflow(DriverCallWorkflow::run, input, options)
         .await
     {
-        Ok(_) => Ok(()),
-        Err(WorkflowStartError::AlreadyStarted { .. }) => Err(ApiError::Conflict(
-            "a call with this id already exists".to_owned(),
-        )),
+        Ok(_) => Ok(true),
+        Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(false),
         Err(WorkflowStartError::Rpc(status)) => Err(rpc_error(status)),
         Err(e) => Err(ApiError::Unexpected(
             anyhow::Error::new(e).context("Failed to start the call"),

@@ -2,12 +2,12 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use driver_call_workflows::domain::{
-    CallStatus, CallTransition, CallView, Krw, Location, MobileNumber, NewCall, PayType,
+    CallId, CallStatus, CallTransition, CallView, Krw, Location, MobileNumber, NewCall, PayType,
 };
 use driver_call_workflows::driver_call::{CancelRequest, PayOutcome};
 use serde::Deserialize;
@@ -34,15 +34,31 @@ struct CreateCallRequest {
     pay_amount: i64,
 }
 
+/// Idempotency keys are scoped to the customer: the same key from two customers is two calls.
+const IDEMPOTENCY_NAMESPACE: uuid::Uuid = uuid::uuid!("6f1d3c0e-8a4b-5e7f-9c2d-1b0a3e5f7d9c");
+
+/// The longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
+
 impl CreateCallRequest {
-    fn into_new_call(self) -> Result<NewCall, ApiError> {
+    /// The new call; with an idempotency key its id is derived from the customer and the key,
+    /// so every repeat of the request names the same call (and the same workflow id).
+    fn into_new_call(self, idempotency_key: Option<&str>) -> Result<NewCall, ApiError> {
         let pay_type: PayType = self
             .pay_type
             .parse()
             .map_err(|e: String| ApiError::Invalid(format!("{e}; expected CARD or CASH")))?;
+        let mobile = MobileNumber::parse(&self.mobile)?;
+        let id = match idempotency_key {
+            Some(key) => {
+                let name = format!("{}\n{key}", mobile.as_ref());
+                uuid::Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, name.as_bytes())
+            }
+            None => uuid::Uuid::new_v4(),
+        };
         Ok(NewCall {
-            call_id: driver_call_workflows::domain::CallId::from_uuid(uuid::Uuid::new_v4()),
-            mobile: MobileNumber::parse(&self.mobile)?,
+            call_id: CallId::from_uuid(id),
+            mobile,
             location: Location::parse(&self.location)?,
             destination: NewCall::parse_destination(self.destination.as_deref())?,
             pay_type,
@@ -51,26 +67,71 @@ impl CreateCallRequest {
     }
 }
 
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN)
+        .filter(|k| k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            ))
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
 #[tracing::instrument(skip_all)]
 async fn create_call(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppJson(request): AppJson<CreateCallRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let call = request.into_new_call()?;
+    let key = idempotency_key(&headers)?;
+    let call = request.into_new_call(key.as_deref())?;
     let call_id = call.call_id;
-    workflow::start(&state.temporal, call.clone(), *state.policy).await?;
+    let started = workflow::start(&state.temporal, call.clone(), *state.policy).await?;
+    if !started {
+        return repeated_call(&state, call).await.map(created);
+    }
     // The first workflow task writes the timeline; if the caller worker is slow, answer with what
     // was accepted rather than wait.
     let view = match workflow::view(&state.temporal, &call_id).await {
         Ok(view) => view,
         Err(_) => accepted_view(call),
     };
-    let location = format!("/calls/{call_id}");
-    Ok((
+    Ok(created(view))
+}
+
+/// A repeat of a keyed request: the call it created, as long as it is the same request.
+async fn repeated_call(state: &AppState, call: NewCall) -> Result<CallView, ApiError> {
+    let existing = workflow::view(&state.temporal, &call.call_id).await?;
+    let same = existing.mobile == call.mobile
+        && existing.location == call.location
+        && existing.destination == call.destination
+        && existing.pay_type == call.pay_type
+        && existing.pay_amount == call.pay_amount;
+    if !same {
+        return Err(ApiError::Invalid(
+            "this Idempotency-Key was already used with a different request".to_owned(),
+        ));
+    }
+    Ok(existing)
+}
+
+/// The answer to `POST /calls`, the same for the first request and every keyed repeat.
+fn created(view: CallView) -> impl IntoResponse {
+    let location = format!("/calls/{}", view.call_id);
+    (
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         Json(view),
-    ))
+    )
 }
 
 fn accepted_view(call: NewCall) -> CallView {
