@@ -98,7 +98,7 @@ impl Drop for DevServer {
 /// The server must not outlive the tests, even when they are killed: the kernel kills it when
 /// the thread that spawned it exits (so spawn it from a thread that lives as long as it should).
 #[allow(unsafe_code)]
-fn die_with_this_thread(command: &mut Command) {
+pub(crate) fn die_with_this_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {

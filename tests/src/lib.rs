@@ -5,6 +5,7 @@
 //! id); it lives on its own thread and runtime so that each `#[tokio::test]` can use it.
 
 pub mod dev_server;
+pub mod drill;
 pub mod replay;
 
 use std::future::Future;
@@ -17,7 +18,7 @@ use driver_call_activities::catcher::{CatchRecord, CatcherStore};
 use driver_call_activities::dashboard::DashboardStore;
 use driver_call_activities::payment::PaymentStore;
 use driver_call_api::{ApiConfig, AppState};
-use driver_call_worker::{Context, WorkerConfig};
+use driver_call_worker::{Context, TemporalConfig, WorkerConfig};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallView, TimelineEvent};
@@ -135,16 +136,9 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
         let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
     }
     let data_dir = scratch_dir("e2e")?;
-    let workers = WorkerConfig {
-        data_dir: data_dir.clone(),
-        payment_database_url: None,
-        catcher_database_url: None,
-        dashboard_database_url: None,
-        notify_webhook_url: options.webhook_url.clone(),
-        service_areas: driver_call_activities::catcher::DEFAULT_SERVICE_AREAS.to_owned(),
-        min_pay_amount: driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT,
-        graceful_shutdown: Duration::from_secs(5),
-    };
+    let mut workers = WorkerConfig::under(data_dir.clone());
+    workers.notify_webhook_url = options.webhook_url.clone();
+    workers.graceful_shutdown = Duration::from_secs(5);
     let contexts: Vec<Context> = Context::ALL
         .into_iter()
         .filter(|c| !(options.without_dashboard && *c == Context::Dashboard))
@@ -157,9 +151,9 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
         temporal_address: format!("127.0.0.1:{port}"),
         api: format!("http://{}", api_listener.local_addr()?),
         short_api: format!("http://{}", short_listener.local_addr()?),
-        payment_db: workers.payment_database_url(),
-        catcher_db: workers.catcher_database_url(),
-        dashboard_db: workers.dashboard_database_url(),
+        payment_db: workers.stores.payment_database_url(),
+        catcher_db: workers.stores.catcher_database_url(),
+        dashboard_db: workers.stores.dashboard_database_url(),
         workers: workers.clone(),
         server: server.clone(),
     };
@@ -210,7 +204,11 @@ async fn serve_everything(
             api_addr: listener.local_addr()?,
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
-            workers: workers.clone(),
+            temporal: TemporalConfig {
+                temporal_address: address.clone(),
+                temporal_namespace: "default".to_owned(),
+            },
+            stores: workers.stores.clone(),
         };
         if let Some(window) = window {
             config.payment_window = window;
@@ -385,6 +383,19 @@ impl Api {
             .await;
         assert_eq!(answer.status, 201, "create call: {:?}", answer.body);
         answer.view()
+    }
+
+    /// `POST /calls` with an `Idempotency-Key` header.
+    pub async fn create_call_with_key(&self, key: &str, body: &Value) -> Answer {
+        let response = self
+            .http
+            .post(format!("{}/calls", self.base))
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the API answers");
+        Self::read(response).await
     }
 
     /// `POST /calls/{id}/pay`.

@@ -3,7 +3,11 @@
 
 use driver_call_activities::catcher::CatcherStore;
 use driver_call_activities::dashboard::DashboardStore;
-use driver_call_activities::payment::PaymentStore;
+use driver_call_activities::db::StoreError;
+use driver_call_activities::payment::{
+    Approval, ChargeRequest, ChargeStatus, GatewayCharge, PaymentOutcome, PaymentRecord,
+    PaymentStore,
+};
 use driver_call_tests::scratch_dir;
 use driver_call_workflows::contracts::catcher::{CatchStatus, OfferCallInput};
 use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
@@ -51,6 +55,20 @@ fn minimum() -> Krw {
     Krw::new(5000).unwrap()
 }
 
+/// What `payment.approve` does with the built-in gateway: decide, then record once.
+async fn settle(
+    store: &PaymentStore,
+    input: &ApprovePaymentInput,
+) -> Result<PaymentRecord, StoreError> {
+    let outcome = match Approval::decide(input.pay_amount, minimum()) {
+        Approval::Approve => PaymentOutcome::Approved {
+            charge_id: Some(format!("builtin-{}", input.call_id)),
+        },
+        Approval::Reject(reason) => PaymentOutcome::Rejected { reason },
+    };
+    store.record(input, outcome).await
+}
+
 #[tokio::test]
 async fn approval_is_idempotent_per_call_even_when_racing() {
     for url in fresh_databases("payment").await {
@@ -58,7 +76,7 @@ async fn approval_is_idempotent_per_call_even_when_racing() {
         let call_id = new_call_id();
         let input = approval(call_id, 7000);
 
-        let racing = (0..8).map(|_| store.approve(&input, minimum()));
+        let racing = (0..8).map(|_| settle(&store, &input));
         let results = futures::future::join_all(racing).await;
 
         let ids: Vec<_> = results.into_iter().map(|r| r.unwrap().payment_id).collect();
@@ -82,22 +100,49 @@ async fn a_fare_below_the_minimum_is_recorded_as_rejected_and_stays_rejected() {
     for url in fresh_databases("payment").await {
         let store = PaymentStore::connect(&url).await.unwrap();
         let call_id = new_call_id();
-        let first = store
-            .approve(&approval(call_id, 4999), minimum())
-            .await
-            .unwrap();
+        let first = settle(&store, &approval(call_id, 4999)).await.unwrap();
         assert_eq!(first.status, PaymentStatus::Rejected, "{url}");
         assert!(first.reason.unwrap().contains("minimum"), "{url}");
-        let again = store
-            .approve(&approval(call_id, 4999), minimum())
-            .await
-            .unwrap();
+        let again = settle(&store, &approval(call_id, 4999)).await.unwrap();
         assert_eq!(again.payment_id, first.payment_id, "{url}");
         assert_eq!(
             store.refund(&call_id, RefundKind::Cancel).await.unwrap(),
             None,
             "{url}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_charge_refunded_without_a_confirmed_answer_is_recorded_once() {
+    for url in fresh_databases("payment").await {
+        let store = PaymentStore::connect(&url).await.unwrap();
+        let call_id = new_call_id();
+        let charge = GatewayCharge {
+            charge_id: "chg-lost".to_owned(),
+            status: ChargeStatus::Refunded,
+            request: ChargeRequest {
+                idempotency_key: format!("payment:{call_id}"),
+                call_id: call_id.to_string(),
+                mobile: "01022223333".to_owned(),
+                pay_type: "CARD".to_owned(),
+                amount: 7000,
+            },
+        };
+        let first = store
+            .record_refunded_charge(&charge, RefundKind::Cancel)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.status, PaymentStatus::Cancelled, "{url}");
+        assert_eq!(first.charge_id.as_deref(), Some("chg-lost"), "{url}");
+        assert_eq!(first.pay_amount, 7000, "{url}");
+        let again = store
+            .record_refunded_charge(&charge, RefundKind::Disable)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again, first, "{url}: recorded twice");
     }
 }
 
@@ -114,10 +159,7 @@ async fn refunds_happen_once_and_only_for_approved_payments() {
         );
 
         let call_id = new_call_id();
-        let paid = store
-            .approve(&approval(call_id, 5000), minimum())
-            .await
-            .unwrap();
+        let paid = settle(&store, &approval(call_id, 5000)).await.unwrap();
         let first = store
             .refund(&call_id, RefundKind::Disable)
             .await

@@ -1,0 +1,460 @@
+//! Failure drills with real processes: a dev server, the `driver-call-worker`,
+//! `driver-call-api` and `payment-sandbox` binaries of this build, each started, killed (`kill
+//! -9`), stopped (SIGTERM) and restarted for real. Every process logs to a file in the drill's
+//! directory (`target/test-data/drill-*`), which is where to look when a drill fails.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use driver_call_activities::catcher::CatcherStore;
+use driver_call_activities::payment::{GatewayCharge, PaymentStore};
+use driver_call_workflows::contracts::payment::PaymentStatus;
+use driver_call_workflows::domain::CallView;
+use serde_json::{Value, json};
+
+use crate::dev_server::{self, DevServer, free_port};
+use crate::{Answer, Api, eventually, scratch_dir};
+use driver_call_workflows::domain::CallStatus;
+
+/// Drills share two cores: they run one at a time, so their time bounds mean something.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A binary of this build (`scripts/test` builds them with `cargo build --workspace --bins`).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/<test> -> target/debug/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary is in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// How to start a process again.
+#[derive(Debug, Clone)]
+struct Spec {
+    name: String,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+/// A process of the drill.
+pub struct Process {
+    spec: Spec,
+    child: Option<Child>,
+    /// Base URL of its HTTP port (the worker's probes, the API, the sandbox).
+    pub http: String,
+    /// Base URL of a worker's metrics port.
+    pub metrics: Option<String>,
+}
+
+impl Process {
+    fn spawn(spec: Spec, http: String) -> anyhow::Result<Self> {
+        let mut process = Self {
+            spec,
+            child: None,
+            http,
+            metrics: None,
+        };
+        process.start()?;
+        Ok(process)
+    }
+
+    fn start(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.spec.log)?;
+        let mut command = Command::new(&self.spec.program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        dev_server::die_with_this_thread(&mut command);
+        let child = command
+            .spawn()
+            .with_context(|| format!("Failed to start {}", self.spec.name))?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// `kill -9`: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits (up to `timeout`) for the process to exit by itself.
+    pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        let mut child = self.child.take().expect("the process is running");
+        let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+        signal_term(pid);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "{} did not exit within {timeout:?} of SIGTERM",
+                    self.spec.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts it again with the same settings.
+    pub async fn restart(&mut self) {
+        assert!(self.child.is_none(), "{} is still running", self.spec.name);
+        self.start().expect("restart");
+        self.wait_ready().await;
+    }
+
+    /// Whether it is running.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(child) => child.try_wait().expect("wait").is_none(),
+            None => false,
+        }
+    }
+
+    /// Polls its readiness endpoint until it answers 200.
+    pub async fn wait_ready(&mut self) {
+        let url = format!("{}{}", self.http, self.ready_path());
+        let name = self.spec.name.clone();
+        let http = reqwest::Client::new();
+        eventually(Duration::from_secs(60), &format!("{name} ready"), || {
+            let request = http.get(&url).timeout(Duration::from_secs(2)).send();
+            async move { request.await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+        })
+        .await;
+        assert!(
+            self.is_running(),
+            "{name} exited; see {}",
+            self.spec.log.display()
+        );
+    }
+
+    fn ready_path(&self) -> &'static str {
+        if self.spec.name.starts_with("sandbox") {
+            "/healthz"
+        } else {
+            "/readyz"
+        }
+    }
+
+    /// GET a JSON document from its HTTP port.
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.http))
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("GET answered")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
+    /// The worker's Prometheus metrics, as text.
+    pub async fn scrape(&self) -> String {
+        let base = self.metrics.as_ref().expect("a worker's metrics port");
+        reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("GET /metrics answered")
+            .text()
+            .await
+            .expect("text")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[allow(unsafe_code)]
+fn signal_term(pid: libc::pid_t) {
+    // SAFETY: kill(2) with a pid this process spawned and still owns (not yet reaped).
+    let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM to {pid}");
+}
+
+/// What a drill's API is started with.
+#[derive(Debug, Clone)]
+pub struct DrillOptions {
+    /// `PAYMENT_WINDOW` of the API.
+    pub payment_window: Duration,
+    /// `DISPATCH_TIMEOUT` of the API.
+    pub dispatch_timeout: Duration,
+}
+
+impl Default for DrillOptions {
+    fn default() -> Self {
+        Self {
+            payment_window: Duration::from_secs(600),
+            dispatch_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One drill's world: its own dev server, data directory, API process and stores.
+pub struct Drill {
+    /// Where the databases and the logs are.
+    pub dir: PathBuf,
+    /// The API process.
+    pub api_process: Process,
+    /// A client of the API.
+    pub api: Api,
+    /// The payments ledger (the same SQLite file the processes use).
+    pub payments: PaymentStore,
+    /// Offers and catches.
+    pub catches: CatcherStore,
+    server: Option<DevServer>,
+    port: u16,
+    counter: std::sync::atomic::AtomicU32,
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl Drill {
+    /// Starts the dev server and the API; workers are the drill's to start.
+    pub async fn start(name: &str, options: DrillOptions) -> Self {
+        let guard = ONE_AT_A_TIME.lock().await;
+        let dir = scratch_dir(&format!("drill-{name}")).expect("drill dir");
+        let port = free_port().expect("port");
+        let server = DevServer::start_on(&dir.join("temporal.db"), port).expect("dev server");
+        let api_port = free_port().expect("port");
+        let mut env = common_env(&dir, port);
+        env.extend([
+            ("API_ADDR".to_owned(), format!("127.0.0.1:{api_port}")),
+            (
+                "PAYMENT_WINDOW".to_owned(),
+                humantime::format_duration(options.payment_window).to_string(),
+            ),
+            (
+                "DISPATCH_TIMEOUT".to_owned(),
+                humantime::format_duration(options.dispatch_timeout).to_string(),
+            ),
+        ]);
+        let spec = Spec {
+            name: "api".to_owned(),
+            program: binary("driver-call-api"),
+            env,
+            log: dir.join("api.log"),
+        };
+        let http = format!("http://127.0.0.1:{api_port}");
+        let mut api_process = Process::spawn(spec, http.clone()).expect("api");
+        api_process.wait_ready().await;
+        let payments = PaymentStore::connect(&sqlite(&dir, "payment"))
+            .await
+            .expect("payment db");
+        let catches = CatcherStore::connect(&sqlite(&dir, "catcher"))
+            .await
+            .expect("catcher db");
+        Self {
+            dir,
+            api_process,
+            api: Api::at(&http),
+            payments,
+            catches,
+            server: Some(server),
+            port,
+            counter: Default::default(),
+            _one_at_a_time: guard,
+        }
+    }
+
+    /// Starts a worker process serving `contexts` (e.g. `"caller,catcher"`), with extra
+    /// settings, and waits until it is ready.
+    pub async fn worker(&self, contexts: &str, extra: &[(&str, &str)]) -> Process {
+        let n = 1 + self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let http_port = free_port().expect("port");
+        let metrics_port = free_port().expect("port");
+        let mut env = common_env(&self.dir, self.port);
+        env.extend([
+            ("WORKER_CONTEXTS".to_owned(), contexts.to_owned()),
+            (
+                "WORKER_HTTP_ADDR".to_owned(),
+                format!("127.0.0.1:{http_port}"),
+            ),
+            (
+                "WORKER_METRICS_ADDR".to_owned(),
+                format!("127.0.0.1:{metrics_port}"),
+            ),
+            ("WORKER_SHUTDOWN_GRACE".to_owned(), "10s".to_owned()),
+        ]);
+        override_env(&mut env, extra);
+        let name = format!("worker-{n}-{}", contexts.replace(',', "-"));
+        let spec = Spec {
+            log: self.dir.join(format!("{name}.log")),
+            name,
+            program: binary("driver-call-worker"),
+            env,
+        };
+        let mut process =
+            Process::spawn(spec, format!("http://127.0.0.1:{http_port}")).expect("worker");
+        process.metrics = Some(format!("http://127.0.0.1:{metrics_port}"));
+        process.wait_ready().await;
+        process
+    }
+
+    /// Starts a payment sandbox on `port` (a fresh one when `None`).
+    pub async fn sandbox(&self, port: Option<u16>) -> Process {
+        let port = port.unwrap_or_else(|| free_port().expect("port"));
+        let spec = Spec {
+            name: format!("sandbox-{port}"),
+            program: binary("payment-sandbox"),
+            env: vec![("SANDBOX_ADDR".to_owned(), format!("127.0.0.1:{port}"))],
+            log: self.dir.join(format!("sandbox-{port}.log")),
+        };
+        let mut process =
+            Process::spawn(spec, format!("http://127.0.0.1:{port}")).expect("sandbox");
+        process.wait_ready().await;
+        process
+    }
+
+    /// `kill -9` of the Temporal dev server.
+    pub fn kill_server(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.kill();
+        }
+    }
+
+    /// Starts the dev server again on the same file and port.
+    pub fn restart_server(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
+        let server = DevServer::start_on(&self.dir.join("temporal.db"), self.port)
+            .expect("dev server restarted");
+        self.server = Some(server);
+    }
+
+    /// The call's payment rows with `status`.
+    pub async fn payments_with(&self, call: &CallView, status: PaymentStatus) -> i64 {
+        self.payments
+            .count_by_call_and_status(&call.call_id.to_string(), status)
+            .await
+            .expect("payment query")
+    }
+
+    /// The status of the call's payment row.
+    pub async fn payment_status(&self, call: &CallView) -> Option<PaymentStatus> {
+        let record = self
+            .payments
+            .find_by_call(&call.call_id.to_string())
+            .await
+            .expect("payment query");
+        record.map(|p| p.status)
+    }
+}
+
+/// The sandbox's charges for `call`.
+pub async fn sandbox_charges(sandbox: &Process, call: &CallView) -> Vec<GatewayCharge> {
+    let charges = sandbox
+        .get_json(&format!("/charges?callId={}", call.call_id))
+        .await;
+    serde_json::from_value(charges).expect("charges")
+}
+
+/// Puts the sandbox in `mode` (with `delay_ms` for `slow`).
+pub async fn set_sandbox_mode(sandbox: &Process, mode: &str, delay_ms: u64) {
+    let answer = reqwest::Client::new()
+        .put(format!("{}/sandbox/mode", sandbox.http))
+        .json(&json!({"mode": mode, "delayMs": delay_ms}))
+        .send()
+        .await
+        .expect("mode set");
+    assert_eq!(answer.status(), 200, "sandbox mode");
+}
+
+/// The worker's `/status` document.
+pub async fn worker_status(worker: &Process) -> Value {
+    worker.get_json("/status").await
+}
+
+fn common_env(dir: &Path, temporal_port: u16) -> Vec<(String, String)> {
+    vec![
+        (
+            "TEMPORAL_ADDRESS".to_owned(),
+            format!("127.0.0.1:{temporal_port}"),
+        ),
+        ("TEMPORAL_NAMESPACE".to_owned(), "default".to_owned()),
+        ("DATA_DIR".to_owned(), dir.display().to_string()),
+    ]
+}
+
+fn override_env(env: &mut Vec<(String, String)>, extra: &[(&str, &str)]) {
+    let mut map: HashMap<String, String> = env.drain(..).collect();
+    for (key, value) in extra {
+        map.insert((*key).to_owned(), (*value).to_owned());
+    }
+    env.extend(map);
+}
+
+fn sqlite(dir: &Path, context: &str) -> String {
+    driver_call_activities::db::sqlite_url(dir, context)
+}
+
+/// The call's status, or `None` while the API cannot tell (Temporal or the worker restarting).
+pub async fn status_of(api: &Api, call: &CallView) -> Option<CallStatus> {
+    let answer = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/calls/{}", call.call_id),
+            None,
+        )
+        .await;
+    (answer.status == 200).then(|| answer.view().status)
+}
+
+/// Polls until the call is `status`, tolerating 503s while a component comes back.
+pub async fn reaches(api: &Api, call: &CallView, status: CallStatus) {
+    eventually(
+        Duration::from_secs(90),
+        &format!("call {} to be {status}", call.call_id),
+        || async { (status_of(api, call).await == Some(status)).then_some(()) },
+    )
+    .await;
+}
+
+/// Sends `step` until it is answered (a 503 means "try again shortly"), and returns the answer.
+pub async fn until_answered<F, Fut>(what: &str, mut step: F) -> Answer
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Answer>,
+{
+    eventually(Duration::from_secs(90), what, || {
+        let sent = step();
+        async move {
+            let answer = sent.await;
+            (answer.status != 503).then_some(answer)
+        }
+    })
+    .await
+}
+
+/// Sends the driver's `arrive`, `start` and `complete`, each until answered.
+pub async fn drive_to_completion(api: &Api, call: &CallView, driver: &str) {
+    for step in ["arrive", "start", "complete"] {
+        let answer = until_answered(step, || api.trip_step(call, step, driver)).await;
+        assert_eq!(answer.status, 200, "{step}: {}", answer.body);
+    }
+}

@@ -1,0 +1,533 @@
+//! Failure drills (issue "Faults without loss"): each starts real processes (a dev server, worker
+//! processes, the API, the payment sandbox), breaks one of them for real and checks that no call
+//! is lost and no money moves twice. The drills run one at a time; the README's "Failure
+//! drills" section shows how to run each by hand.
+
+use std::time::{Duration, Instant};
+
+use driver_call_activities::payment::ChargeStatus;
+use driver_call_tests::dev_server::free_port;
+use driver_call_tests::drill::{
+    Drill, DrillOptions, Process, drive_to_completion, reaches, sandbox_charges, set_sandbox_mode,
+    status_of, until_answered, worker_status,
+};
+use driver_call_tests::{Answer, Api, eventually, unique_mobile};
+use driver_call_workflows::contracts::catcher::CatchStatus;
+use driver_call_workflows::contracts::payment::PaymentStatus;
+use driver_call_workflows::domain::{CallStatus, CallView};
+use serde_json::{Value, json};
+
+const ALL: &str = "caller,payment,catcher,dashboard";
+
+/// The activity's own start-to-close timeout for `payment.approve`: a fast failure must be well
+/// under it.
+const APPROVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn timed_pay(api: &Api, call: &CallView) -> (Answer, Duration) {
+    let started = Instant::now();
+    let answer = api.pay(call).await;
+    (answer, started.elapsed())
+}
+
+/// Starts `pay` and lets the drill act while it is in flight.
+fn pay_in_background(api: &Api, call: &CallView) -> tokio::task::JoinHandle<Answer> {
+    let (api, call) = (api.clone(), call.clone());
+    tokio::spawn(async move { api.pay(&call).await })
+}
+
+fn assert_unavailable(answer: &Answer) {
+    assert_eq!(answer.status, 503, "{}", answer.body);
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert_eq!(
+        answer.headers["content-type"], "application/problem+json",
+        "{}",
+        answer.body
+    );
+}
+
+async fn paid_and_dispatched(drill: &Drill) -> CallView {
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Kangnam station", 12000)
+        .await;
+    let paid = drill.api.pay(&call).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    reaches(&drill.api, &call, CallStatus::Dispatched).await;
+    call
+}
+
+async fn caught(drill: &Drill, driver: &str) -> CallView {
+    let call = paid_and_dispatched(drill).await;
+    let answer = drill.api.catch(&call, driver).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    call
+}
+
+fn gateway_settings(sandbox: &Process) -> Vec<(&'static str, String)> {
+    vec![
+        ("PAYMENT_GATEWAY_URL", sandbox.http.clone()),
+        ("PAYMENT_GATEWAY_TIMEOUT", "1s".to_owned()),
+        ("PAYMENT_BREAKER_FAILURES", "3".to_owned()),
+        ("PAYMENT_BREAKER_COOLDOWN", "3s".to_owned()),
+    ]
+}
+
+fn as_env<'a>(settings: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    settings.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+async fn ledger_charge_id(drill: &Drill, call: &CallView) -> Option<String> {
+    drill
+        .payments
+        .find_by_call(&call.call_id.to_string())
+        .await
+        .expect("payment query")
+        .and_then(|p| p.charge_id)
+}
+
+#[tokio::test]
+async fn gateway_down_pay_fails_fast_and_the_same_call_pays_when_it_returns() {
+    let drill = Drill::start("gateway-down", DrillOptions::default()).await;
+    let port = free_port().unwrap();
+    let mut sandbox = drill.sandbox(Some(port)).await;
+    let settings = gateway_settings(&sandbox);
+    let _worker = drill.worker(ALL, &as_env(&settings)).await;
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Mapo Hapjeong", 9000)
+        .await;
+
+    // The gateway goes down (kill -9): pay is answered "try again shortly" at once.
+    sandbox.kill();
+    let (answer, took) = timed_pay(&drill.api, &call).await;
+    println!("gateway down: pay answered 503 in {took:?}");
+    assert_unavailable(&answer);
+    assert!(took < APPROVE_TIMEOUT / 2, "pay took {took:?}");
+    assert_eq!(
+        status_of(&drill.api, &call).await,
+        Some(CallStatus::Created)
+    );
+    assert_eq!(drill.payment_status(&call).await, None, "nothing charged");
+
+    // It comes back: the same call pays, once.
+    sandbox.restart().await;
+    let answer = drill.api.pay(&call).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(drill.payments_with(&call, PaymentStatus::Approved).await, 1);
+    let charges = sandbox_charges(&sandbox, &call).await;
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(
+        ledger_charge_id(&drill, &call).await,
+        Some(charges[0].charge_id.clone())
+    );
+    reaches(&drill.api, &call, CallStatus::Dispatched).await;
+}
+
+#[tokio::test]
+async fn a_slow_gateway_opens_the_breaker_which_fails_fast_and_closes_on_recovery() {
+    let drill = Drill::start("gateway-slow", DrillOptions::default()).await;
+    let sandbox = drill.sandbox(None).await;
+    let settings = gateway_settings(&sandbox);
+    let worker = drill.worker(ALL, &as_env(&settings)).await;
+    set_sandbox_mode(&sandbox, "slow", 4000).await;
+    let mut calls = Vec::new();
+    for _ in 0..4 {
+        let call = drill
+            .api
+            .create_call_for(&unique_mobile(), "Nowon station", 8000)
+            .await;
+        calls.push(call);
+    }
+
+    // Three timeouts (PAYMENT_GATEWAY_TIMEOUT = 1 s) open the breaker ...
+    for call in &calls[..3] {
+        let (answer, took) = timed_pay(&drill.api, call).await;
+        println!("gateway slow: pay answered 503 in {took:?}");
+        assert_unavailable(&answer);
+        assert!(took < APPROVE_TIMEOUT / 2, "pay took {took:?}");
+    }
+    let status = worker_status(&worker).await;
+    assert_eq!(status["payment"]["circuit"], "open", "{status}");
+    let metrics = worker.scrape().await;
+    let gauge = metrics
+        .lines()
+        .find(|l| l.starts_with("payment_gateway_circuit_state"))
+        .unwrap_or_else(|| panic!("no breaker metric in:\n{metrics}"));
+    assert!(gauge.ends_with(" 1"), "{gauge}");
+
+    // ... so the fourth payment fails at once, without reaching the gateway.
+    let (answer, took) = timed_pay(&drill.api, &calls[3]).await;
+    println!("breaker open: pay answered 503 in {took:?}");
+    assert_unavailable(&answer);
+    assert!(took < Duration::from_millis(900), "open breaker: {took:?}");
+    // The three slow charges land late (their outcome was unknown); the fourth never went out.
+    for call in &calls[..3] {
+        eventually(Duration::from_secs(20), "the late charge", || async {
+            (sandbox_charges(&sandbox, call).await.len() == 1).then_some(())
+        })
+        .await;
+    }
+    assert!(sandbox_charges(&sandbox, &calls[3]).await.is_empty());
+    for call in &calls {
+        assert_eq!(drill.payment_status(call).await, None, "no ledger row yet");
+    }
+
+    // The gateway recovers: after the cooldown the next pay probes it and closes the breaker;
+    // the late charge is found by its key, not taken again.
+    set_sandbox_mode(&sandbox, "normal", 0).await;
+    let answer = until_answered("pay after recovery", || drill.api.pay(&calls[0])).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(worker_status(&worker).await["payment"]["circuit"], "closed");
+    for call in &calls[1..] {
+        assert_eq!(drill.api.pay(call).await.status, 200);
+    }
+    for call in &calls {
+        assert_eq!(drill.payments_with(call, PaymentStatus::Approved).await, 1);
+        let charges = sandbox_charges(&sandbox, call).await;
+        assert_eq!(charges.len(), 1, "{charges:?}");
+        assert_eq!(
+            ledger_charge_id(&drill, call).await,
+            Some(charges[0].charge_id.clone())
+        );
+    }
+}
+
+#[tokio::test]
+async fn killing_the_payment_worker_after_the_ledger_write_charges_once() {
+    let drill = Drill::start("payment-kill", DrillOptions::default()).await;
+    let _others = drill.worker("caller,catcher,dashboard", &[]).await;
+    let mut hanging = drill
+        .worker("payment", &[("PAYMENT_FAULT", "hang-after-ledger-write")])
+        .await;
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Jongro 3-ga", 15000)
+        .await;
+
+    let paying = pay_in_background(&drill.api, &call);
+    // The window: the ledger holds the approval, the activity has not completed.
+    eventually(Duration::from_secs(30), "the ledger write", || async {
+        (drill.payment_status(&call).await == Some(PaymentStatus::Approved)).then_some(())
+    })
+    .await;
+    hanging.kill();
+    let _payment = drill.worker("payment", &[]).await;
+
+    // The retry (after the 5 s start-to-close timeout) runs on the new worker and finds the row.
+    let answer = paying.await.expect("pay task");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(drill.payments_with(&call, PaymentStatus::Approved).await, 1);
+    let record = drill
+        .payments
+        .find_by_call(&call.call_id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer.view().payment_id, Some(record.payment_id));
+    reaches(&drill.api, &call, CallStatus::Dispatched).await;
+}
+
+#[tokio::test]
+async fn calls_are_taken_and_paid_without_a_catcher_worker_and_all_dispatched_when_it_starts() {
+    let drill = Drill::start("no-catcher", DrillOptions::default()).await;
+    let _worker = drill.worker("caller,payment,dashboard", &[]).await;
+    let mut calls = Vec::new();
+    for _ in 0..5 {
+        let call = drill
+            .api
+            .create_call_for(&unique_mobile(), "Bundang Jeongja", 11000)
+            .await;
+        let answer = drill.api.pay(&call).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.view().status, CallStatus::Paid);
+        calls.push(call);
+    }
+    for call in &calls {
+        assert_eq!(status_of(&drill.api, call).await, Some(CallStatus::Paid));
+        let offer = drill.catches.find(&call.call_id.to_string()).await.unwrap();
+        assert!(offer.is_none(), "offered without a catcher worker");
+    }
+
+    let _catcher = drill.worker("catcher", &[]).await;
+    for call in &calls {
+        reaches(&drill.api, call, CallStatus::Dispatched).await;
+        let offer = drill.catches.find(&call.call_id.to_string()).await.unwrap();
+        assert_eq!(offer.map(|o| o.status), Some(CatchStatus::Received));
+    }
+}
+
+#[tokio::test]
+async fn killing_the_temporal_server_with_twenty_calls_in_flight_loses_none() {
+    let mut drill = Drill::start("server-kill", DrillOptions::default()).await;
+    let _worker = drill.worker(ALL, &[]).await;
+    let api = drill.api.clone();
+    let mut unpaid = Vec::new();
+    let mut dispatched = Vec::new();
+    let mut on_trip = Vec::new();
+    let mut completed = Vec::new();
+    let mut cancelled = Vec::new();
+    for i in 0..4 {
+        unpaid.push(
+            api.create_call_for(&unique_mobile(), "Dongjak Noryangjin", 6000)
+                .await,
+        );
+        dispatched.push(paid_and_dispatched(&drill).await);
+        on_trip.push(caught(&drill, &format!("trip-{i}")).await);
+        let done = caught(&drill, &format!("done-{i}")).await;
+        drive_to_completion(&api, &done, &format!("done-{i}")).await;
+        completed.push(done);
+        let gone = paid_and_dispatched(&drill).await;
+        assert_eq!(api.cancel(&gone).await.status, 202);
+        cancelled.push(gone);
+    }
+
+    drill.kill_server();
+    drill.restart_server();
+
+    for call in &unpaid {
+        let answer = until_answered("pay after the restart", || api.pay(call)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    for (i, call) in on_trip.iter().enumerate() {
+        drive_to_completion(&api, call, &format!("trip-{i}")).await;
+    }
+    for call in unpaid.iter().chain(&dispatched) {
+        reaches(&api, call, CallStatus::Dispatched).await;
+        assert_eq!(drill.payments_with(call, PaymentStatus::Approved).await, 1);
+        let offer = drill.catches.find(&call.call_id.to_string()).await.unwrap();
+        assert_eq!(offer.map(|o| o.status), Some(CatchStatus::Received));
+    }
+    for call in on_trip.iter().chain(&completed) {
+        reaches(&api, call, CallStatus::Completed).await;
+        assert_eq!(drill.payments_with(call, PaymentStatus::Approved).await, 1);
+        eventually(Duration::from_secs(30), "the catch closed", || async {
+            let row = drill.catches.find(&call.call_id.to_string()).await.unwrap();
+            (row.map(|r| r.status) == Some(CatchStatus::Completed)).then_some(())
+        })
+        .await;
+    }
+    for call in &cancelled {
+        reaches(&api, call, CallStatus::Cancelled).await;
+        eventually(Duration::from_secs(30), "the refund", || async {
+            (drill.payment_status(call).await == Some(PaymentStatus::Cancelled)).then_some(())
+        })
+        .await;
+        eventually(Duration::from_secs(30), "the offer withdrawn", || async {
+            let row = drill.catches.find(&call.call_id.to_string()).await.unwrap();
+            (row.map(|r| r.status) == Some(CatchStatus::Withdrawn)).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn killing_the_workflow_worker_mid_saga_and_restarting_it_continues_every_call() {
+    let drill = Drill::start("caller-kill", DrillOptions::default()).await;
+    let mut caller = drill.worker("caller", &[]).await;
+    let _contexts = drill.worker("payment,catcher,dashboard", &[]).await;
+    let api = drill.api.clone();
+    let unpaid = api
+        .create_call_for(&unique_mobile(), "Mapo Mangwon", 7000)
+        .await;
+    let waiting = paid_and_dispatched(&drill).await;
+    let on_trip = caught(&drill, "d-trip").await;
+    let to_cancel = paid_and_dispatched(&drill).await;
+
+    caller.kill();
+    caller.restart().await;
+
+    let answer = until_answered("pay", || api.pay(&unpaid)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    reaches(&api, &unpaid, CallStatus::Dispatched).await;
+    let answer = until_answered("catch", || api.catch(&waiting, "d-late")).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    drive_to_completion(&api, &on_trip, "d-trip").await;
+    let answer = until_answered("cancel", || api.cancel(&to_cancel)).await;
+    assert_eq!(answer.status, 202, "{}", answer.body);
+
+    reaches(&api, &waiting, CallStatus::Caught).await;
+    reaches(&api, &on_trip, CallStatus::Completed).await;
+    reaches(&api, &to_cancel, CallStatus::Cancelled).await;
+    eventually(Duration::from_secs(30), "the refund", || async {
+        (drill.payment_status(&to_cancel).await == Some(PaymentStatus::Cancelled)).then_some(())
+    })
+    .await;
+    for call in [&unpaid, &waiting, &on_trip, &to_cancel] {
+        let rows = drill.payments_with(call, PaymentStatus::Approved).await
+            + drill.payments_with(call, PaymentStatus::Cancelled).await;
+        assert_eq!(rows, 1, "one payment for {}", call.call_id);
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_posts_with_one_idempotency_key_make_one_call() {
+    let drill = Drill::start("idempotent-post", DrillOptions::default()).await;
+    let _worker = drill.worker(ALL, &[]).await;
+    let mobile = unique_mobile();
+    let body = json!({
+        "mobile": mobile,
+        "location": "Kangnam Sinsa",
+        "destination": "Home",
+        "payType": "CARD",
+        "payAmount": 10000,
+    });
+    let key = format!("order-{}", uuid::Uuid::new_v4());
+
+    let sends = (0..50).map(|_| drill.api.create_call_with_key(&key, &body));
+    let answers = futures::future::join_all(sends).await;
+
+    let mut ids = std::collections::BTreeSet::new();
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        ids.insert(answer.body["callId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let call_id = ids.into_iter().next().unwrap();
+    assert_eq!(
+        answers[0].headers["location"],
+        format!("/calls/{call_id}").as_str()
+    );
+    let listed = eventually(Duration::from_secs(30), "the call listed", || async {
+        let page = drill
+            .api
+            .send(
+                reqwest::Method::GET,
+                &format!("/dashboards?mobile={mobile}"),
+                None,
+            )
+            .await;
+        let calls = page.body.as_array().cloned().unwrap_or_default();
+        (!calls.is_empty()).then_some(calls)
+    })
+    .await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+
+    // The same key with another body is refused and changes nothing.
+    let mut other = body.clone();
+    other["payAmount"] = Value::from(20000);
+    let refused = drill.api.create_call_with_key(&key, &other).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(refused.headers["content-type"], "application/problem+json");
+    let call: CallView = serde_json::from_value(answers[0].body.clone()).unwrap();
+    assert_eq!(drill.api.get_call(&call).await.pay_amount.get(), 10000);
+
+    // The key is the customer's: another customer's same key is another call.
+    let mut someone_else = body.clone();
+    someone_else["mobile"] = Value::from(unique_mobile());
+    let theirs = drill.api.create_call_with_key(&key, &someone_else).await;
+    assert_eq!(theirs.status, 201, "{}", theirs.body);
+    assert_ne!(theirs.body["callId"].as_str(), Some(call_id.as_str()));
+    let bad_key = drill.api.create_call_with_key(" ", &body).await;
+    assert_eq!(bad_key.status, 400, "{}", bad_key.body);
+}
+
+#[tokio::test]
+async fn a_lost_gateway_answer_is_refunded_at_expiry_or_reused_by_the_next_pay() {
+    let options = DrillOptions {
+        payment_window: Duration::from_secs(8),
+        ..DrillOptions::default()
+    };
+    let drill = Drill::start("lost-answer", options).await;
+    let sandbox = drill.sandbox(None).await;
+    let settings = gateway_settings(&sandbox);
+    let _worker = drill.worker(ALL, &as_env(&settings)).await;
+    let forgotten = drill
+        .api
+        .create_call_for(&unique_mobile(), "Jongro Insadong", 13000)
+        .await;
+    let retried = drill
+        .api
+        .create_call_for(&unique_mobile(), "Jongro Insadong", 14000)
+        .await;
+
+    // The gateway charges, and its answer never arrives.
+    set_sandbox_mode(&sandbox, "lose-answer", 0).await;
+    for call in [&forgotten, &retried] {
+        assert_unavailable(&drill.api.pay(call).await);
+        let charges = sandbox_charges(&sandbox, call).await;
+        assert_eq!(charges.len(), 1, "{charges:?}");
+        assert_eq!(charges[0].status, ChargeStatus::Charged);
+        assert_eq!(drill.payment_status(call).await, None);
+    }
+    set_sandbox_mode(&sandbox, "normal", 0).await;
+
+    // One customer pays again: the gateway's charge is found by its key; still one charge.
+    let lost = sandbox_charges(&sandbox, &retried).await.remove(0);
+    let answer = drill.api.pay(&retried).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let charges = sandbox_charges(&sandbox, &retried).await;
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(charges[0].charge_id, lost.charge_id);
+    assert_eq!(
+        ledger_charge_id(&drill, &retried).await,
+        Some(lost.charge_id)
+    );
+    assert_eq!(
+        drill.payments_with(&retried, PaymentStatus::Approved).await,
+        1
+    );
+
+    // The other never does: at expiry the charge the gateway holds is refunded, and the ledger
+    // records it, refunded.
+    reaches(&drill.api, &forgotten, CallStatus::Expired).await;
+    eventually(
+        Duration::from_secs(30),
+        "the refund at the gateway",
+        || async {
+            let charges = sandbox_charges(&sandbox, &forgotten).await;
+            (charges.len() == 1 && charges[0].status == ChargeStatus::Refunded).then_some(())
+        },
+    )
+    .await;
+    eventually(
+        Duration::from_secs(30),
+        "the refund in the ledger",
+        || async {
+            (drill.payment_status(&forgotten).await == Some(PaymentStatus::Cancelled)).then_some(())
+        },
+    )
+    .await;
+    let charge_id = sandbox_charges(&sandbox, &forgotten)
+        .await
+        .remove(0)
+        .charge_id;
+    assert_eq!(ledger_charge_id(&drill, &forgotten).await, Some(charge_id));
+    drill
+        .api
+        .wait_for_event(&forgotten, "PaymentCancelled")
+        .await;
+    reaches(&drill.api, &retried, CallStatus::Dispatched).await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_payment_in_flight_finish_and_the_processes_exit_cleanly() {
+    let mut drill = Drill::start("sigterm", DrillOptions::default()).await;
+    let sandbox = drill.sandbox(None).await;
+    let mut settings = gateway_settings(&sandbox);
+    settings.retain(|(k, _)| *k != "PAYMENT_GATEWAY_TIMEOUT");
+    settings.push(("PAYMENT_GATEWAY_TIMEOUT", "4s".to_owned()));
+    let _others = drill.worker("caller,catcher,dashboard", &[]).await;
+    let mut payment = drill.worker("payment", &as_env(&settings)).await;
+    set_sandbox_mode(&sandbox, "slow", 2000).await;
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Bundang Seohyeon", 9500)
+        .await;
+
+    let paying = pay_in_background(&drill.api, &call);
+    eventually(Duration::from_secs(10), "the charge in flight", || async {
+        let status = sandbox.get_json("/sandbox/mode").await;
+        (status["inFlight"] == 1).then_some(())
+    })
+    .await;
+    let exit = payment.terminate(Duration::from_secs(30)).await;
+    assert!(exit.success(), "the payment worker exited with {exit}");
+
+    let answer = paying.await.expect("pay task");
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(drill.payments_with(&call, PaymentStatus::Approved).await, 1);
+    assert_eq!(sandbox_charges(&sandbox, &call).await.len(), 1);
+
+    let exit = drill.api_process.terminate(Duration::from_secs(30)).await;
+    assert!(exit.success(), "the API exited with {exit}");
+}
