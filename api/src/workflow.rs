@@ -12,8 +12,8 @@ use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
 };
 use temporalio_client::{
-    Client, WorkflowExecuteUpdateOptions, WorkflowHandle, WorkflowIdReusePolicy,
-    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
+    Client, WorkflowExecuteUpdateOptions, WorkflowExecutionStatus, WorkflowHandle,
+    WorkflowIdReusePolicy, WorkflowQueryOptions, WorkflowSignalOptions, WorkflowStartOptions,
 };
 
 use crate::ApiError;
@@ -56,9 +56,41 @@ pub(crate) async fn start(
     }
 }
 
-/// The call's view from its workflow's `dashboard` query. A query that meets a workflow task in
-/// progress is answered "please retry" by the server, so it is retried a few times.
+/// The call's view. A finished call's view is its workflow's result, read from history: no
+/// worker has to replay the whole history for it, so it is readable even while no caller worker
+/// runs. A running call answers its workflow's `dashboard` query.
 pub(crate) async fn view(client: &Client, call_id: &CallId) -> Result<CallView, ApiError> {
+    match finished_view(client, call_id).await? {
+        Some(view) => Ok(view),
+        None => running_view(client, call_id).await,
+    }
+}
+
+/// The result of the call's workflow if it has completed, `None` while it runs.
+async fn finished_view(client: &Client, call_id: &CallId) -> Result<Option<CallView>, ApiError> {
+    let handle = handle(client, call_id);
+    let description = handle
+        .describe(Default::default())
+        .await
+        .map_err(|e| match e {
+            WorkflowInteractionError::NotFound(_) => not_found(call_id),
+            WorkflowInteractionError::Rpc(status) => rpc_error(status),
+            other => ApiError::Unexpected(
+                anyhow::Error::new(other).context("Failed to describe the call"),
+            ),
+        })?;
+    if description.status() != WorkflowExecutionStatus::Completed {
+        return Ok(None);
+    }
+    let view = handle.get_result(Default::default()).await.map_err(|e| {
+        ApiError::Unexpected(anyhow::Error::new(e).context("Failed to read the call's result"))
+    })?;
+    Ok(Some(view))
+}
+
+/// A query that meets a workflow task in progress is answered "please retry" by the server, so
+/// it is retried a few times.
+async fn running_view(client: &Client, call_id: &CallId) -> Result<CallView, ApiError> {
     use backon::{ExponentialBuilder, Retryable};
     let query = || async {
         handle(client, call_id)
