@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 
 use crate::dev_server::{self, DevServer, free_port};
 use crate::{Answer, Api, eventually, scratch_dir};
+use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::domain::CallStatus;
+use temporalio_client::{Client, WorkflowHandle};
 
 /// Drills share two cores: they run one at a time, so their time bounds mean something.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -353,6 +355,90 @@ impl Drill {
             .count_by_call_and_status(&call.call_id.to_string(), status)
             .await
             .expect("payment query")
+    }
+
+    /// The call's workflow, through a client of the drill's server.
+    pub async fn workflow(&self, call: &CallView) -> WorkflowHandle<Client, DriverCallWorkflow> {
+        let client = crate::connect(&format!("127.0.0.1:{}", self.port))
+            .await
+            .expect("client");
+        client.get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(
+            &call.call_id,
+        ))
+    }
+
+    /// Sends the update `name` with `argument` while no workflow worker polls, and leaves it with
+    /// the server: the server admits it at once and keeps it for the next workflow task after the
+    /// caller stops waiting (it cannot be asked to wait for admission alone).
+    pub async fn admit_update(&self, call: &CallView, name: &str, argument: &Value) {
+        use temporalio_client::grpc::WorkflowService;
+        use temporalio_common::protos::temporal::api::common::v1::{
+            Payload, Payloads, WorkflowExecution,
+        };
+        use temporalio_common::protos::temporal::api::enums::v1::UpdateWorkflowExecutionLifecycleStage;
+        use temporalio_common::protos::temporal::api::update::v1::{
+            Input, Meta, Request, WaitPolicy,
+        };
+        use temporalio_common::protos::temporal::api::workflowservice::v1::UpdateWorkflowExecutionRequest;
+
+        let payload = Payload {
+            metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
+            data: serde_json::to_vec(argument).expect("json"),
+            ..Default::default()
+        };
+        let request = UpdateWorkflowExecutionRequest {
+            namespace: "default".to_owned(),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: DriverCallWorkflow::workflow_id(&call.call_id),
+                run_id: String::new(),
+            }),
+            wait_policy: Some(WaitPolicy {
+                lifecycle_stage: UpdateWorkflowExecutionLifecycleStage::Accepted.into(),
+            }),
+            request: Some(Request {
+                meta: Some(Meta {
+                    update_id: uuid::Uuid::new_v4().to_string(),
+                    identity: "drill".to_owned(),
+                }),
+                input: Some(Input {
+                    header: None,
+                    name: name.to_owned(),
+                    args: Some(Payloads {
+                        payloads: vec![payload],
+                    }),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut client = crate::connect(&format!("127.0.0.1:{}", self.port))
+            .await
+            .expect("client");
+        let sent = client.update_workflow_execution(tonic::Request::new(request));
+        // No worker can accept it yet, so the call only ends by this deadline.
+        let waited = tokio::time::timeout(Duration::from_secs(2), sent).await;
+        assert!(
+            waited.is_err(),
+            "the update was answered without a worker: {waited:?}"
+        );
+    }
+
+    /// What the call's workflow waits for: whether a workflow task is pending, and the types of
+    /// its pending activities.
+    pub async fn pending_work(&self, call: &CallView) -> Option<(bool, Vec<String>)> {
+        let description = self
+            .workflow(call)
+            .await
+            .describe(Default::default())
+            .await
+            .ok()?
+            .raw_description;
+        let activities = description
+            .pending_activities
+            .iter()
+            .filter_map(|a| a.activity_type.as_ref().map(|t| t.name.clone()))
+            .collect();
+        Some((description.pending_workflow_task.is_some(), activities))
     }
 
     /// The status of the call's payment row.

@@ -531,3 +531,77 @@ async fn sigterm_lets_the_payment_in_flight_finish_and_the_processes_exit_cleanl
     let exit = drill.api_process.terminate(Duration::from_secs(30)).await;
     assert!(exit.success(), "the API exited with {exit}");
 }
+
+/// A workflow worker restart while the call waits on an activity, with a customer's query in
+/// flight and the driver's step and the activity's result arriving before the new worker: the
+/// new worker carries the call on, the history it writes replays on the current code, and the
+/// finished call stays readable with no caller worker at all (its view is the workflow's result).
+#[tokio::test]
+async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_readable_call() {
+    let drill = Drill::start("query-race", DrillOptions::default()).await;
+    let mut old = drill.worker("caller", &[]).await;
+    // No dashboard worker yet: the projection activity waits, to finish once the caller is gone.
+    let _contexts = drill.worker("payment,catcher", &[]).await;
+    let call = caught(&drill, "d-race").await;
+    eventually(
+        Duration::from_secs(30),
+        "only the projection pending",
+        || async {
+            let (task, activities) = drill.pending_work(&call).await?;
+            let only_projection =
+                !activities.is_empty() && activities.iter().all(|a| a == "dashboard.project");
+            (!task && only_projection).then_some(())
+        },
+    )
+    .await;
+    let exit = old.terminate(Duration::from_secs(30)).await;
+    assert!(exit.success(), "the old worker exited with {exit}");
+
+    let api = drill.api.clone();
+    let viewer = call.clone();
+    let query = tokio::spawn(async move { status_of(&api, &viewer).await });
+    let _dashboard = drill.worker("dashboard", &[]).await;
+    eventually(
+        Duration::from_secs(30),
+        "the projection's result",
+        || async {
+            let (task, activities) = drill.pending_work(&call).await?;
+            (task && activities.is_empty()).then_some(())
+        },
+    )
+    .await;
+    // The driver's arrival is admitted while the workflow task waits, so the new worker gets
+    // the projection's result and the update in one workflow task.
+    drill
+        .admit_update(&call, "arrive", &json!({ "driverId": "d-race" }))
+        .await;
+    let mut new = drill.worker("caller", &[]).await;
+    reaches(&drill.api, &call, CallStatus::Arrived).await;
+    query.await.expect("query task");
+    for step in ["start", "complete"] {
+        let answer = until_answered(step, || drill.api.trip_step(&call, step, "d-race")).await;
+        assert_eq!(answer.status, 200, "{step}: {}", answer.body);
+    }
+    reaches(&drill.api, &call, CallStatus::Completed).await;
+
+    let history = drill
+        .workflow(&call)
+        .await
+        .fetch_history(Default::default())
+        .to_json()
+        .await
+        .expect("history");
+    driver_call_tests::replay::replay(&history).await;
+    // No caller worker at all: the finished call is still read, from its workflow's result.
+    new.kill();
+    let answer = drill
+        .api
+        .send(
+            reqwest::Method::GET,
+            &format!("/calls/{}", call.call_id),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.view().status, CallStatus::Completed);
+}
