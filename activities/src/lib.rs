@@ -1,7 +1,7 @@
-//! The bounded contexts' activities, each with its own sqlx store and migrations: `payment`
-//! (payments ledger), `catcher` (offers and catches) and `dashboard` (the myPage read model and
-//! notifications). Each context is run by its own worker on
-//! its own task queue and database (see `driver-call-worker`).
+//! The bounded contexts' activities, one module each: `payment` (approval rule, gateway, circuit
+//! breaker), `catcher` (service areas, offers, catches) and `dashboard` (the myPage projection and
+//! webhooks). Each module also says how its worker is wired (`worker.rs`: its settings and its
+//! `WorkerOptions`), so the worker binary only chooses which contexts to run.
 #![warn(missing_docs)]
 
 // The #[activities] macro emits undocumented marker constants, so the context modules opt out.
@@ -9,11 +9,8 @@
 pub mod catcher;
 #[allow(missing_docs)]
 pub mod dashboard;
-pub mod db;
 #[allow(missing_docs)]
 pub mod payment;
+mod wiring;
 
-/// The current time as RFC 3339 UTC with milliseconds; sorts as text in every database.
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
+pub use wiring::{ContextWorker, WiringError};

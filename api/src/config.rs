@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use driver_call_worker::config::humantime_duration;
-use driver_call_worker::{StoreConfig, TemporalConfig};
+use driver_call_runtime::{TemporalConfig, humantime_duration};
+use driver_call_stores::StoreConfig;
 use driver_call_workflows::driver_call::CallPolicy;
 
 /// Settings of the API process.

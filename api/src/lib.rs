@@ -1,11 +1,11 @@
 //! Driver-Call's HTTP API (spec section 4): starts a `DriverCallWorkflow` per call, sends it the
-//! customer's and drivers' signals and updates, and reads the payment, catcher and dashboard stores.
+//! customer's and drivers' signals and updates, and reads the payment, catcher and dashboard
+//! stores (which their contexts' workers own).
 
 pub mod config;
 mod error;
 mod extract;
 mod routes;
-pub mod sandbox;
 mod workflow;
 
 use std::sync::{Arc, OnceLock};
@@ -14,9 +14,7 @@ use axum::Router;
 use axum::routing::get;
 use axum_prometheus::PrometheusMetricLayer;
 use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
-use driver_call_activities::{
-    catcher::CatcherStore, dashboard::DashboardStore, payment::PaymentStore,
-};
+use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore, Store};
 use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
@@ -40,25 +38,29 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the stores named in `config` and wraps the Temporal client.
-    pub async fn build(config: &ApiConfig, temporal: Client) -> anyhow::Result<Self> {
-        use anyhow::Context as _;
-        let payments = PaymentStore::connect(&config.stores.payment_database_url())
-            .await
-            .context("Failed to open the payment database")?;
-        let catches = CatcherStore::connect(&config.stores.catcher_database_url())
-            .await
-            .context("Failed to open the catcher database")?;
-        let dashboards = DashboardStore::connect(&config.stores.dashboard_database_url())
-            .await
-            .context("Failed to open the dashboard database")?;
+    /// Opens the stores named in `config` to read them (each context's worker owns and migrates
+    /// its own; until it has, `/readyz` says so) and wraps the Temporal client.
+    pub fn build(
+        config: &ApiConfig,
+        temporal: Client,
+    ) -> Result<Self, driver_call_stores::StoreError> {
+        let stores = &config.stores;
         Ok(Self {
             temporal,
-            payments,
-            catches,
-            dashboards,
+            payments: PaymentStore::open_reader(&stores.payment_database_url())?,
+            catches: CatcherStore::open_reader(&stores.catcher_database_url())?,
+            dashboards: DashboardStore::open_reader(&stores.dashboard_database_url())?,
             policy: Arc::new(config.call_policy()),
         })
+    }
+
+    /// The stores `/readyz` asks.
+    pub(crate) fn stores(&self) -> [Store; 3] {
+        [
+            Store::Payment(self.payments.clone()),
+            Store::Catcher(self.catches.clone()),
+            Store::Dashboard(self.dashboards.clone()),
+        ]
     }
 }
 

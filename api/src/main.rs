@@ -3,14 +3,14 @@
 use anyhow::Context as _;
 use clap::Parser;
 use driver_call_api::{ApiConfig, AppState, app};
-use driver_call_worker::{connect_temporal, shutdown_signal, telemetry};
+use driver_call_runtime::{connect_temporal, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let config = ApiConfig::parse();
     let temporal = connect_temporal(&config.temporal).await?;
-    let state = AppState::build(&config, temporal).await?;
+    let state = AppState::build(&config, temporal)?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .with_context(|| format!("Failed to listen on {}", config.api_addr))?;

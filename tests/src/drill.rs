@@ -9,8 +9,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use driver_call_activities::catcher::CatcherStore;
-use driver_call_activities::payment::{GatewayCharge, PaymentStore};
+use driver_call_sandbox::GatewayCharge;
+use driver_call_stores::{CatcherStore, PaymentStore};
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::CallView;
 use serde_json::{Value, json};
@@ -264,12 +264,8 @@ impl Drill {
         let http = format!("http://127.0.0.1:{api_port}");
         let mut api_process = Process::spawn(spec, http.clone()).expect("api");
         api_process.wait_ready().await;
-        let payments = PaymentStore::connect(&sqlite(&dir, "payment"))
-            .await
-            .expect("payment db");
-        let catches = CatcherStore::connect(&sqlite(&dir, "catcher"))
-            .await
-            .expect("catcher db");
+        let payments = PaymentStore::open_reader(&sqlite(&dir, "payment")).expect("payment db");
+        let catches = CatcherStore::open_reader(&sqlite(&dir, "catcher")).expect("catcher db");
         Self {
             dir,
             api_process,
@@ -496,7 +492,7 @@ fn override_env(env: &mut Vec<(String, String)>, extra: &[(&str, &str)]) {
 }
 
 fn sqlite(dir: &Path, context: &str) -> String {
-    driver_call_activities::db::sqlite_url(dir, context)
+    driver_call_stores::db::sqlite_url(dir, context)
 }
 
 /// The call's status, or `None` while the API cannot tell (Temporal or the worker restarting).

@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use driver_call_activities::catcher::{CatchRecord, CatcherStore};
-use driver_call_activities::dashboard::DashboardStore;
-use driver_call_activities::payment::PaymentStore;
 use driver_call_api::{ApiConfig, AppState};
-use driver_call_worker::{Context, TemporalConfig, WorkerConfig};
+use driver_call_runtime::TemporalConfig;
+use driver_call_stores::catcher::CatchRecord;
+use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore};
+use driver_call_worker::{Context, WorkerConfig};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallView, TimelineEvent};
@@ -137,7 +137,7 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
     }
     let data_dir = scratch_dir("e2e")?;
     let mut workers = WorkerConfig::under(data_dir.clone());
-    workers.notify_webhook_url = options.webhook_url.clone();
+    workers.dashboard.notify_webhook_url = options.webhook_url.clone();
     workers.graceful_shutdown = Duration::from_secs(5);
     let contexts: Vec<Context> = Context::ALL
         .into_iter()
@@ -185,10 +185,45 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
         std::thread::park();
     });
     match ready_rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(Ok(())) => Ok(env),
+        Ok(Ok(())) => {
+            let mut required = vec!["temporal", "paymentStore", "catcherStore"];
+            if !options.without_dashboard {
+                required.push("dashboardStore");
+            }
+            wait_until_api_ready(&env.api, &required)?;
+            Ok(env)
+        }
         Ok(Err(e)) => bail!("environment failed: {e}"),
         Err(_) => bail!("environment did not start within 120 s"),
     }
+}
+
+/// Waits until the API's `/readyz` reports the `required` checks true: the workers own their
+/// databases, so the API reads them only once each has migrated its own.
+/// (On its own thread: the environment starts inside a test's runtime.)
+fn wait_until_api_ready(api: &str, required: &[&'static str]) -> anyhow::Result<()> {
+    let url = format!("{api}/readyz");
+    let required = required.to_vec();
+    let waiting = std::thread::spawn(move || -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(eventually(
+            Duration::from_secs(60),
+            "the API's stores to be ready",
+            || async {
+                let body: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+                required
+                    .iter()
+                    .all(|check| body[*check] == Value::Bool(true))
+                    .then_some(())
+            },
+        ));
+        Ok(())
+    });
+    waiting
+        .join()
+        .map_err(|_| anyhow::anyhow!("the API never became ready"))?
 }
 
 async fn serve_everything(
@@ -214,7 +249,7 @@ async fn serve_everything(
             config.payment_window = window;
             config.dispatch_timeout = window;
         }
-        let state = AppState::build(&config, client.clone()).await?;
+        let state = AppState::build(&config, client.clone())?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tokio::spawn(async move { axum::serve(listener, driver_call_api::app(state)).await });
@@ -504,15 +539,9 @@ impl Stores {
     pub async fn open() -> Self {
         let env = env();
         Self {
-            payments: PaymentStore::connect(&env.payment_db)
-                .await
-                .expect("payment db"),
-            catches: CatcherStore::connect(&env.catcher_db)
-                .await
-                .expect("catcher db"),
-            dashboards: DashboardStore::connect(&env.dashboard_db)
-                .await
-                .expect("dashboard db"),
+            payments: PaymentStore::open_reader(&env.payment_db).expect("payment db"),
+            catches: CatcherStore::open_reader(&env.catcher_db).expect("catcher db"),
+            dashboards: DashboardStore::open_reader(&env.dashboard_db).expect("dashboard db"),
         }
     }
 
@@ -549,11 +578,8 @@ impl Stores {
             Duration::from_secs(60),
             "the read model to catch up",
             || async {
-                let projected = self
-                    .dashboards
-                    .timeline(&id)
-                    .await
-                    .expect("read model query");
+                // Until the dashboard worker has created its database, nothing is projected.
+                let projected = self.dashboards.timeline(&id).await.ok()?;
                 (projected == timeline).then_some(())
             },
         )

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use driver_call_activities::payment::ChargeStatus;
+use driver_call_sandbox::ChargeStatus;
 use driver_call_tests::dev_server::free_port;
 use driver_call_tests::drill::{
     Drill, DrillOptions, Process, drive_to_completion, reaches, sandbox_charges, set_sandbox_mode,

@@ -8,40 +8,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use driver_call_activities::{catcher, dashboard, payment};
+use driver_call_activities::ContextWorker;
+use driver_call_activities::payment::GuardedGateway;
+use driver_call_runtime::temporal_answers;
+use driver_call_stores::Store;
 use serde_json::{Value, json};
-use temporalio_client::{Client, WorkflowCountOptions};
+use temporalio_client::Client;
 
 use crate::Context;
-
-/// A store whose database the readiness probe pings.
-#[derive(Clone)]
-pub enum Store {
-    /// The payments ledger.
-    Payment(payment::PaymentStore),
-    /// Offers and catches.
-    Catcher(catcher::CatcherStore),
-    /// The myPage read model.
-    Dashboard(dashboard::DashboardStore),
-}
-
-impl Store {
-    fn name(&self) -> &'static str {
-        match self {
-            Store::Payment(_) => "paymentStore",
-            Store::Catcher(_) => "catcherStore",
-            Store::Dashboard(_) => "dashboardStore",
-        }
-    }
-
-    async fn answers(&self) -> bool {
-        match self {
-            Store::Payment(store) => store.ping().await.is_ok(),
-            Store::Catcher(store) => store.ping().await.is_ok(),
-            Store::Dashboard(store) => store.ping().await.is_ok(),
-        }
-    }
-}
 
 /// What the probes look at.
 #[derive(Clone)]
@@ -49,7 +23,7 @@ pub struct Probe {
     client: Client,
     contexts: Vec<Context>,
     stores: Vec<Store>,
-    gateway: Option<Arc<payment::GuardedGateway>>,
+    gateway: Option<Arc<GuardedGateway>>,
 }
 
 impl Probe {
@@ -63,14 +37,13 @@ impl Probe {
         }
     }
 
-    /// Adds a store to the readiness check.
-    pub fn store(&mut self, store: Store) {
-        self.stores.push(store);
-    }
-
-    /// Shows this gateway's breaker on `/status`.
-    pub fn gateway(&mut self, gateway: Arc<payment::GuardedGateway>) {
-        self.gateway = Some(gateway);
+    /// Adds what a wired context brings: its store to the readiness check, its gateway's
+    /// breaker to `/status`.
+    pub fn add(&mut self, context: &ContextWorker) {
+        self.stores.extend(context.store.clone());
+        if let Some(gateway) = &context.gateway {
+            self.gateway = Some(gateway.clone());
+        }
     }
 
     /// The probes' routes.
@@ -83,37 +56,18 @@ impl Probe {
     }
 }
 
-/// Whether the Temporal frontend answers a cheap visibility call (the API's readiness uses it too).
-pub async fn temporal_answers(client: &Client) -> bool {
-    client
-        .count_workflows(
-            "WorkflowType = 'DriverCallWorkflow'",
-            WorkflowCountOptions::default(),
-        )
-        .await
-        .is_ok()
-}
-
 async fn ready(State(probe): State<Probe>) -> (StatusCode, Json<Value>) {
-    let mut checks = serde_json::Map::new();
-    checks.insert(
-        "temporal".into(),
-        temporal_answers(&probe.client).await.into(),
-    );
+    let mut checks = vec![("temporal", temporal_answers(&probe.client).await)];
     for store in &probe.stores {
-        checks.insert(store.name().into(), store.answers().await.into());
+        checks.push((store.name(), store.ready().await));
     }
-    let ready = checks.values().all(|ok| ok == &Value::Bool(true));
+    let (ready, body) = driver_call_runtime::readiness(checks);
     let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    checks.insert(
-        "status".into(),
-        if ready { "ready" } else { "not ready" }.into(),
-    );
-    (code, Json(Value::Object(checks)))
+    (code, Json(body))
 }
 
 async fn status(State(probe): State<Probe>) -> Json<Value> {

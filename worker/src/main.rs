@@ -2,9 +2,8 @@
 //! (default: all of them).
 
 use clap::Parser;
-use driver_call_worker::{
-    TemporalConfig, WorkerConfig, connect_temporal, run, shutdown_signal, telemetry,
-};
+use driver_call_runtime::{TemporalConfig, connect_temporal, shutdown_signal, telemetry};
+use driver_call_worker::{WorkerConfig, run};
 
 /// Driver-Call worker: polls the task queues of the chosen bounded contexts.
 #[derive(Debug, Parser)]

@@ -1,7 +1,7 @@
 //! Catcher context: checks service areas, opens offers to drivers and keeps each call's catch.
 //! Which driver wins is decided by the workflow's `catch` update; this context records it.
 
-mod store;
+mod worker;
 
 use std::sync::Arc;
 
@@ -11,7 +11,8 @@ use driver_call_workflows::contracts::catcher::{
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-pub use store::{CatchRecord, CatcherStore, OpenOffer};
+pub use driver_call_stores::catcher::{CatchRecord, CatcherStore, OpenOffer};
+pub use worker::{CatcherConfig, catcher_worker};
 
 /// The spec's default service areas (`SERVICE_AREAS`).
 pub const DEFAULT_SERVICE_AREAS: &str = "kangnam,dongjak,nowon,mapo,jongro,bundang";

@@ -2,7 +2,7 @@
 //! notifications of every event, delivered from the read model's outbox.
 
 mod notify;
-mod store;
+mod worker;
 
 use std::sync::Arc;
 
@@ -11,8 +11,11 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use tokio::sync::Notify;
 
+pub use driver_call_stores::dashboard::{
+    CallSummary, DashboardStore, StreamedEvent, SummaryCursor,
+};
 pub use notify::{WEBHOOK_IDEMPOTENCY_HEADER, WebhookNotifier};
-pub use store::{CallSummary, DashboardStore, StreamedEvent, SummaryCursor};
+pub use worker::{DashboardConfig, dashboard_worker};
 
 /// The dashboard context's activities.
 pub struct Activities {

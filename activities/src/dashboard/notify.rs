@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::store::{DashboardStore, StreamedEvent};
+use driver_call_stores::dashboard::{DashboardStore, StreamedEvent};
 
 /// The header that carries an event's idempotency key (`{callId}:{seq}`).
 pub const WEBHOOK_IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
@@ -71,7 +71,7 @@ impl WebhookNotifier {
     async fn deliver_round(
         &self,
         backoff: &mut HashMap<String, Backoff>,
-    ) -> Result<(), crate::db::StoreError> {
+    ) -> Result<(), driver_call_stores::StoreError> {
         let pending = self.store.undelivered(500).await?;
         // A call whose earlier event failed waits, so its events arrive in order.
         let mut blocked: HashSet<String> = backoff

@@ -3,9 +3,10 @@
 //! idempotent per call: the ledger's unique keys hold one row per call, and the gateway is asked
 //! with the call's idempotency key, so no retry at any layer charges or refunds twice.
 
+mod approval;
 mod breaker;
 mod gateway;
-mod store;
+mod worker;
 
 use std::sync::Arc;
 
@@ -18,12 +19,16 @@ use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+pub use approval::Approval;
 pub use breaker::{BreakerSettings, CircuitState, GuardedError, GuardedGateway, StateListener};
+pub use driver_call_stores::payment::{
+    PaymentOutcome, PaymentRecord, PaymentStore, UnconfirmedCharge, idempotency_key,
+};
 pub use gateway::{
     BuiltinGateway, ChargeRequest, ChargeStatus, GatewayCharge, GatewayError, HttpGateway,
     PaymentGateway, RefundRequest,
 };
-pub use store::{Approval, PaymentOutcome, PaymentRecord, PaymentStore, idempotency_key};
+pub use worker::{GatewayConfig, PaymentConfig, PaymentFault, payment_worker};
 
 /// The spec's minimum fare (`MIN_PAY_AMOUNT`).
 pub const DEFAULT_MIN_PAY_AMOUNT: i64 = 5000;
@@ -116,7 +121,7 @@ impl Activities {
                 "refunded a charge the gateway took without a confirmed answer");
             refunded = self
                 .store
-                .record_refunded_charge(&charge, input.kind)
+                .record_refunded_charge(&unconfirmed(charge), input.kind)
                 .await?
                 .filter(|p| matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled));
         }
@@ -153,6 +158,17 @@ impl Activities {
             Err(unavailable) => return Err(self::unavailable(&unavailable)),
         };
         Ok(self.store.record(input, outcome).await?)
+    }
+}
+
+/// The ledger's record of a charge the gateway held without a confirmed answer.
+fn unconfirmed(charge: GatewayCharge) -> UnconfirmedCharge {
+    UnconfirmedCharge {
+        call_id: charge.request.call_id,
+        mobile: charge.request.mobile,
+        pay_type: charge.request.pay_type,
+        amount: charge.request.amount,
+        charge_id: charge.charge_id,
     }
 }
 

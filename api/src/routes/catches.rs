@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use driver_call_activities::catcher::OpenOffer;
+use driver_call_stores::catcher::OpenOffer;
 use driver_call_workflows::domain::{CallTransition, CallView, Driver, DriverId};
 use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
 use serde::Deserialize;

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::{Json, Router};
-use driver_call_activities::dashboard::{DashboardStore, StreamedEvent, SummaryCursor};
+use driver_call_stores::dashboard::{DashboardStore, StreamedEvent, SummaryCursor};
 use driver_call_workflows::domain::{MobileNumber, TimelineEvent};
 use futures::Stream;
 use serde::Deserialize;
@@ -152,9 +152,8 @@ fn poll_events<F, Fut>(
 ) -> impl Stream<Item = Result<Event, Infallible>>
 where
     F: Fn(i64) -> Fut + Send + 'static,
-    Fut: std::future::Future<
-            Output = Result<Vec<StreamedEvent>, driver_call_activities::db::StoreError>,
-        > + Send,
+    Fut: std::future::Future<Output = Result<Vec<StreamedEvent>, driver_call_stores::StoreError>>
+        + Send,
 {
     let batches = futures::stream::unfold((after, true), move |(cursor, first)| {
         let fetched = fetch(cursor);

@@ -1,4 +1,5 @@
-//! `/healthz` (the process is alive) and `/readyz` (Temporal and the stores answer).
+//! `/healthz` (the process is alive) and `/readyz` (Temporal answers, and every store it reads
+//! answers with its schema migrated by its owner).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,22 +16,18 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let temporal = driver_call_worker::health::temporal_answers(&state.temporal).await;
-    let payments = state.payments.ping().await.is_ok();
-    let catches = state.catches.ping().await.is_ok();
-    let dashboards = state.dashboards.ping().await.is_ok();
-    let ready = temporal && payments && catches && dashboards;
+    let mut checks = vec![(
+        "temporal",
+        driver_call_runtime::temporal_answers(&state.temporal).await,
+    )];
+    for store in state.stores() {
+        checks.push((store.name(), store.ready().await));
+    }
+    let (ready, body) = driver_call_runtime::readiness(checks);
     let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if ready { "ready" } else { "not ready" },
-        "temporal": temporal,
-        "paymentStore": payments,
-        "catcherStore": catches,
-        "dashboardStore": dashboards,
-    });
     (status, Json(body))
 }

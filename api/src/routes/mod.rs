@@ -23,8 +23,8 @@ impl From<driver_call_workflows::domain::DomainError> for ApiError {
 }
 
 /// Store failures are ours: 500, logged.
-impl From<driver_call_activities::db::StoreError> for ApiError {
-    fn from(e: driver_call_activities::db::StoreError) -> Self {
+impl From<driver_call_stores::StoreError> for ApiError {
+    fn from(e: driver_call_stores::StoreError) -> Self {
         ApiError::Unexpected(anyhow::Error::new(e).context("Store query failed"))
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use driver_call_activities::payment::PaymentRecord;
+use driver_call_stores::payment::PaymentRecord;
 use serde::Deserialize;
 
 use crate::extract::{AppPath, AppQuery};

@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::EventName;
+
 /// Where a call is in its life. Serialized exactly as the spec spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -98,25 +100,38 @@ impl CallStatus {
 
     /// The status this transition leads to, or why it is refused.
     pub fn apply(self, transition: CallTransition) -> Result<CallStatus, TransitionRefused> {
+        if !self.permits(transition) {
+            return Err(TransitionRefused {
+                status: self,
+                transition,
+            });
+        }
+        Ok(transition.target())
+    }
+
+    /// Where each transition may happen (spec section 3); where it leads is the transition's.
+    fn permits(self, transition: CallTransition) -> bool {
         use CallStatus as S;
         use CallTransition as T;
-        let next = match (self, transition) {
-            (S::Created, T::PaymentApproved) => S::Paid,
-            (S::Created, T::PaymentRejected) => S::PaymentRejected,
-            (S::Created, T::PaymentWindowElapsed) => S::Expired,
-            (S::Paid, T::Dispatched) => S::Dispatched,
-            (S::Paid | S::Dispatched, T::OutOfArea | T::Deny) => S::Denied,
-            (S::Paid | S::Dispatched, T::DispatchTimedOut) => S::Expired,
-            (S::Dispatched, T::Catch) => S::Caught,
-            (S::Caught, T::Arrive) => S::Arrived,
-            (S::Arrived, T::StartTrip) => S::Driving,
-            (S::Driving, T::Complete) => S::Completed,
-            (S::Created | S::Paid | S::Dispatched | S::Caught | S::Arrived, T::Cancel) => {
-                S::Cancelled
-            }
-            (status, transition) => return Err(TransitionRefused { status, transition }),
-        };
-        Ok(next)
+        matches!(
+            (self, transition),
+            (
+                S::Created,
+                T::PaymentApproved | T::PaymentRejected | T::PaymentWindowElapsed
+            ) | (S::Paid, T::Dispatched)
+                | (
+                    S::Paid | S::Dispatched,
+                    T::OutOfArea | T::Deny | T::DispatchTimedOut
+                )
+                | (S::Dispatched, T::Catch)
+                | (S::Caught, T::Arrive)
+                | (S::Arrived, T::StartTrip)
+                | (S::Driving, T::Complete)
+                | (
+                    S::Created | S::Paid | S::Dispatched | S::Caught | S::Arrived,
+                    T::Cancel
+                )
+        )
     }
 
     /// Whether the transition is allowed from this status.
@@ -154,6 +169,56 @@ impl CallStatus {
     }
 }
 
+impl CallTransition {
+    /// Every transition.
+    pub const ALL: [CallTransition; 12] = [
+        CallTransition::PaymentApproved,
+        CallTransition::PaymentRejected,
+        CallTransition::PaymentWindowElapsed,
+        CallTransition::Dispatched,
+        CallTransition::OutOfArea,
+        CallTransition::Deny,
+        CallTransition::DispatchTimedOut,
+        CallTransition::Catch,
+        CallTransition::Arrive,
+        CallTransition::StartTrip,
+        CallTransition::Complete,
+        CallTransition::Cancel,
+    ];
+
+    /// The one mapping of a transition to the status it leads to and the timeline event that
+    /// records it; everything else (the workflow's timeline, the read model's status column) reads
+    /// it from here.
+    pub fn outcome(self) -> (CallStatus, EventName) {
+        use CallStatus as S;
+        use CallTransition as T;
+        use EventName as E;
+        match self {
+            T::PaymentApproved => (S::Paid, E::CallPayed),
+            T::PaymentRejected => (S::PaymentRejected, E::PaymentRejected),
+            T::PaymentWindowElapsed => (S::Expired, E::CallExpired),
+            T::Dispatched => (S::Dispatched, E::CallReceived),
+            T::OutOfArea | T::Deny => (S::Denied, E::CallDenied),
+            T::DispatchTimedOut => (S::Expired, E::CallExpired),
+            T::Catch => (S::Caught, E::CallCaught),
+            T::Arrive => (S::Arrived, E::DriverArrived),
+            T::StartTrip => (S::Driving, E::TripStarted),
+            T::Complete => (S::Completed, E::TripCompleted),
+            T::Cancel => (S::Cancelled, E::CallCancelled),
+        }
+    }
+
+    /// The status the call is in after this transition.
+    pub fn target(self) -> CallStatus {
+        self.outcome().0
+    }
+
+    /// The timeline event that records this transition.
+    pub fn event(self) -> EventName {
+        self.outcome().1
+    }
+}
+
 impl std::fmt::Display for CallStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -183,21 +248,9 @@ impl std::fmt::Display for CallTransition {
 #[cfg(test)]
 mod tests {
     use super::{CallStatus as S, CallTransition as T};
+    use crate::domain::EventName;
 
-    const ALL_TRANSITIONS: [T; 12] = [
-        T::PaymentApproved,
-        T::PaymentRejected,
-        T::PaymentWindowElapsed,
-        T::Dispatched,
-        T::OutOfArea,
-        T::Deny,
-        T::DispatchTimedOut,
-        T::Catch,
-        T::Arrive,
-        T::StartTrip,
-        T::Complete,
-        T::Cancel,
-    ];
+    const ALL_TRANSITIONS: [T; 12] = T::ALL;
 
     /// The spec's table, written out independently of `apply`'s match.
     fn expected(from: S, t: T) -> Option<S> {
@@ -244,6 +297,18 @@ mod tests {
                 assert!(!from.allows(t), "{from} allowed {t:?}");
             }
         }
+    }
+
+    #[test]
+    fn each_transition_is_recorded_by_the_event_whose_status_is_its_target() {
+        for t in T::ALL {
+            assert_eq!(t.event().status_after(), Some(t.target()), "{t:?}");
+        }
+        assert_eq!(T::Deny.event(), EventName::CallDenied);
+        assert_eq!(T::OutOfArea.event(), EventName::CallDenied);
+        assert_eq!(T::PaymentApproved.event(), EventName::CallPayed);
+        assert_eq!(EventName::CallMade.status_after(), Some(S::Created));
+        assert_eq!(EventName::PaymentApproved.status_after(), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, CallStatus, Driver, Krw, Location, MobileNumber, PayType};
+use super::{CallId, CallStatus, CallTransition, Driver, Krw, Location, MobileNumber, PayType};
 
 /// The timeline event names of the original system (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,26 +85,16 @@ impl EventName {
         Self::ALL.into_iter().find(|e| e.as_str() == s)
     }
 
-    /// The call's status after this event, when the event is a status change.
+    /// The call's status after this event, when the event is a status change: the status of the
+    /// transition it records ([`CallTransition::outcome`]), or CREATED for the first event.
     pub fn status_after(self) -> Option<CallStatus> {
-        let status = match self {
-            EventName::CallMade => CallStatus::Created,
-            EventName::CallPayed => CallStatus::Paid,
-            EventName::CallReceived => CallStatus::Dispatched,
-            EventName::CallCaught => CallStatus::Caught,
-            EventName::DriverArrived => CallStatus::Arrived,
-            EventName::TripStarted => CallStatus::Driving,
-            EventName::TripCompleted => CallStatus::Completed,
-            EventName::PaymentRejected => CallStatus::PaymentRejected,
-            EventName::CallCancelled => CallStatus::Cancelled,
-            EventName::CallDenied => CallStatus::Denied,
-            EventName::CallExpired => CallStatus::Expired,
-            EventName::PaymentApproved
-            | EventName::CatchDenied
-            | EventName::PaymentCancelled
-            | EventName::PaymentDisabled => return None,
-        };
-        Some(status)
+        if self == EventName::CallMade {
+            return Some(CallStatus::Created);
+        }
+        CallTransition::ALL
+            .into_iter()
+            .find(|t| t.event() == self)
+            .map(CallTransition::target)
     }
 }
 

@@ -1,13 +1,11 @@
 //! The payments ledger in the payment context's own database.
 
 use driver_call_workflows::contracts::payment::{ApprovePaymentInput, PaymentStatus, RefundKind};
-use driver_call_workflows::domain::{CallId, Krw};
+use driver_call_workflows::domain::CallId;
 use serde::Serialize;
-use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
-use super::gateway::GatewayCharge;
-use crate::db::{self, StoreError};
+use crate::db::{self, Database, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/payment");
 
@@ -88,27 +86,20 @@ pub enum PaymentOutcome {
     },
 }
 
-/// The decision on an approval before it is written.
+/// A charge the gateway holds although its answer never reached the ledger (it timed out), as the
+/// gateway reported it when it was refunded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Approval {
-    /// Charge it.
-    Approve,
-    /// Refuse it, for this reason.
-    Reject(String),
-}
-
-impl Approval {
-    /// The payment context's rule: a fare below the minimum is refused (exactly the minimum passes).
-    pub fn decide(amount: Krw, minimum: Krw) -> Self {
-        if amount < minimum {
-            return Approval::Reject(format!(
-                "payAmount {} KRW is below the minimum fare of {} KRW",
-                amount.get(),
-                minimum.get()
-            ));
-        }
-        Approval::Approve
-    }
+pub struct UnconfirmedCharge {
+    /// The call it was taken for.
+    pub call_id: String,
+    /// The customer charged.
+    pub mobile: String,
+    /// `CARD` or `CASH`.
+    pub pay_type: String,
+    /// The amount in KRW.
+    pub amount: i64,
+    /// The gateway's id of the charge.
+    pub charge_id: String,
 }
 
 const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, pay_amount, \
@@ -117,21 +108,28 @@ const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, p
 /// The payment context's store.
 #[derive(Debug, Clone)]
 pub struct PaymentStore {
-    pool: AnyPool,
+    db: Database,
 }
 
 impl PaymentStore {
-    /// Connects to the payment database and migrates it.
+    /// Opens the payment database as its owner and migrates it (the payment worker).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
-            pool: db::connect(url, &MIGRATOR).await?,
+            db: Database::owned(url, &MIGRATOR).await?,
         })
     }
 
-    /// Whether the database answers.
+    /// Opens the payment database to read it, without migrating (the API); see
+    /// [`Self::ping`] for when it is ready.
+    pub fn open_reader(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Database::read(url, &MIGRATOR)?,
+        })
+    }
+
+    /// Whether the database answers with its schema migrated.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.db.ready().await
     }
 
     /// Records the call's payment outcome once; every later call returns the first record (so a
@@ -166,23 +164,23 @@ impl PaymentStore {
 
     /// Records a charge the gateway took although its answer never arrived, now refunded, so
     /// the ledger accounts for every won that moved. A no-op when the call already has a row.
-    #[tracing::instrument(skip_all, fields(call_id = %charge.request.call_id))]
+    #[tracing::instrument(skip_all, fields(call_id = %charge.call_id))]
     pub async fn record_refunded_charge(
         &self,
-        charge: &GatewayCharge,
+        charge: &UnconfirmedCharge,
         kind: RefundKind,
     ) -> Result<Option<PaymentRecord>, StoreError> {
         let row = NewRow {
-            call_id: &charge.request.call_id,
-            mobile: &charge.request.mobile,
-            pay_type: &charge.request.pay_type,
-            pay_amount: charge.request.amount,
+            call_id: &charge.call_id,
+            mobile: &charge.mobile,
+            pay_type: &charge.pay_type,
+            pay_amount: charge.amount,
             status: refunded_status(kind),
             reason: Some("charged without a confirmed answer; refunded".to_owned()),
             charge_id: Some(charge.charge_id.clone()),
         };
         self.insert(row).await?;
-        self.find_by_call(&charge.request.call_id).await
+        self.find_by_call(&charge.call_id).await
     }
 
     async fn insert(&self, row: NewRow<'_>) -> Result<(), StoreError> {
@@ -203,7 +201,7 @@ impl PaymentStore {
         .bind(row.reason)
         .bind(row.charge_id)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -225,7 +223,7 @@ impl PaymentStore {
         .bind(to.as_str())
         .bind(crate::now_rfc3339())
         .bind(&call_id)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         let refunded = self
             .find_by_call(&call_id)
@@ -255,7 +253,7 @@ impl PaymentStore {
             sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE call_id = $1 AND status = $2")
                 .bind(call_id)
                 .bind(status.as_str())
-                .fetch_one(&self.pool)
+                .fetch_one(&self.db.pool)
                 .await?;
         Ok(count)
     }
@@ -268,7 +266,7 @@ impl PaymentStore {
         let sql = format!("SELECT {COLUMNS} FROM payments WHERE {column} = $1");
         let row: Option<PaymentRow> = sqlx::query_as(&sql)
             .bind(value)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.db.pool)
             .await?;
         row.map(PaymentRecord::try_from).transpose()
     }
@@ -295,22 +293,4 @@ struct NewRow<'a> {
 /// The idempotency key of a call's payment: the same on every retry, at every layer.
 pub fn idempotency_key(call_id: impl std::fmt::Display) -> String {
     format!("payment:{call_id}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exactly_the_minimum_fare_is_approved() {
-        let min = Krw::new(5000).unwrap();
-        assert_eq!(
-            Approval::decide(Krw::new(5000).unwrap(), min),
-            Approval::Approve
-        );
-        assert!(matches!(
-            Approval::decide(Krw::new(4999).unwrap(), min),
-            Approval::Reject(_)
-        ));
-    }
 }

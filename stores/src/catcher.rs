@@ -3,10 +3,9 @@
 use driver_call_workflows::contracts::catcher::{CatchStatus, OfferCallInput};
 use driver_call_workflows::domain::{CallId, Driver};
 use serde::Serialize;
-use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
-use crate::db::{self, StoreError};
+use crate::db::{self, Database, StoreError};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/catcher");
 
@@ -75,21 +74,28 @@ impl TryFrom<CatchRow> for CatchRecord {
 /// The catcher context's store.
 #[derive(Debug, Clone)]
 pub struct CatcherStore {
-    pool: AnyPool,
+    db: Database,
 }
 
 impl CatcherStore {
-    /// Connects to the catcher database and migrates it.
+    /// Opens the catcher database as its owner and migrates it (the catcher worker).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
-            pool: db::connect(url, &MIGRATOR).await?,
+            db: Database::owned(url, &MIGRATOR).await?,
         })
     }
 
-    /// Whether the database answers.
+    /// Opens the catcher database to read it, without migrating (the API); see
+    /// [`Self::ping`] for when it is ready.
+    pub fn open_reader(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Database::read(url, &MIGRATOR)?,
+        })
+    }
+
+    /// Whether the database answers with its schema migrated.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.db.ready().await
     }
 
     /// Opens the call's offer in `area`; a retry, or an offer already closed, changes nothing.
@@ -107,7 +113,7 @@ impl CatcherStore {
         .bind(offer.destination.as_deref())
         .bind(offer.pay_amount.get())
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -123,7 +129,7 @@ impl CatcherStore {
         .bind(&driver.driver_name)
         .bind(crate::now_rfc3339())
         .bind(call_id.to_string())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -138,7 +144,7 @@ impl CatcherStore {
         .bind(status.as_str())
         .bind(crate::now_rfc3339())
         .bind(call_id.to_string())
-        .execute(&self.pool)
+        .execute(&self.db.pool)
         .await?;
         Ok(())
     }
@@ -150,7 +156,7 @@ impl CatcherStore {
              WHERE area = $1 AND status = 'RECEIVED' ORDER BY received_at, call_id",
         )
         .bind(area.trim().to_lowercase())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         Ok(offers)
     }
@@ -162,7 +168,7 @@ impl CatcherStore {
              FROM catches WHERE call_id = $1",
         )
         .bind(call_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.db.pool)
         .await?;
         row.map(CatchRecord::try_from).transpose()
     }

@@ -1,9 +1,9 @@
 //! `payment-sandbox`: an external payment service stand-in for failure drills and local runs
-//! with `PAYMENT_GATEWAY_URL` (see `driver_call_api::sandbox`).
+//! with `PAYMENT_GATEWAY_URL` (see the crate's documentation).
 
 use anyhow::Context as _;
 use clap::Parser;
-use driver_call_worker::{shutdown_signal, telemetry};
+use driver_call_runtime::{shutdown_signal, telemetry};
 
 /// Payment service sandbox: charges and refunds by idempotency key; misbehaves on request.
 #[derive(Debug, Parser)]
@@ -22,7 +22,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("Failed to listen on {}", cli.sandbox_addr))?;
     tracing::info!(address = %cli.sandbox_addr, "payment sandbox listening");
-    axum::serve(listener, driver_call_api::sandbox::app())
+    axum::serve(listener, driver_call_sandbox::app())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("payment sandbox failed")

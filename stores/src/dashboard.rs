@@ -4,13 +4,21 @@
 use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::domain::{EventName, TimelineEvent};
 use serde::Serialize;
-use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 
-use crate::db::{self, StoreError};
+use crate::db::{self, Database, StoreError};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/postgres");
+
+/// The read model's schema differs by backend (its event ids are generated differently).
+fn migrator_for(url: &str) -> &'static Migrator {
+    if url.starts_with("postgres") {
+        &POSTGRES_MIGRATOR
+    } else {
+        &SQLITE_MIGRATOR
+    }
+}
 
 /// A call on a customer's myPage list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -96,26 +104,27 @@ const EVENT_COLUMNS: &str = "event_id, call_id, seq, event, status, at, descript
 /// The dashboard context's store.
 #[derive(Debug, Clone)]
 pub struct DashboardStore {
-    pool: AnyPool,
+    db: Database,
 }
 
 impl DashboardStore {
-    /// Connects to the dashboard database and migrates it.
+    /// Opens the dashboard database as its owner and migrates it (the dashboard worker).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let migrator = if url.starts_with("postgres") {
-            &POSTGRES_MIGRATOR
-        } else {
-            &SQLITE_MIGRATOR
-        };
         Ok(Self {
-            pool: db::connect(url, migrator).await?,
+            db: Database::owned(url, migrator_for(url)).await?,
         })
     }
 
-    /// Whether the database answers.
+    /// Opens the dashboard database to read it, without migrating (the API).
+    pub fn open_reader(url: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Database::read(url, migrator_for(url))?,
+        })
+    }
+
+    /// Whether the database answers with its schema migrated.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.db.ready().await
     }
 
     /// Writes a batch of events and moves the call's summary forward; an event seen before and a
@@ -123,7 +132,7 @@ impl DashboardStore {
     #[tracing::instrument(skip_all, fields(call_id = %input.call_id, events = input.events.len()))]
     pub async fn project(&self, input: &ProjectTimelineInput) -> Result<(), StoreError> {
         let call_id = input.call_id.to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.db.pool.begin().await?;
         for event in &input.events {
             sqlx::query(
                 "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
@@ -174,7 +183,7 @@ impl DashboardStore {
              WHERE call_id = $1 ORDER BY seq",
         )
         .bind(call_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         rows.into_iter()
             .map(|row| {
@@ -207,7 +216,7 @@ impl DashboardStore {
         .bind(created_at)
         .bind(if after.is_some() { call_id } else { "~" })
         .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.db.pool)
         .await?;
         let has_more = page.len() > limit as usize;
         page.truncate(limit as usize);
@@ -229,7 +238,7 @@ impl DashboardStore {
         Ok(sqlx::query_as(&sql)
             .bind(call_id)
             .bind(seq)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?)
     }
 
@@ -246,7 +255,7 @@ impl DashboardStore {
         Ok(sqlx::query_as(&sql)
             .bind(mobile)
             .bind(event_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?)
     }
 
@@ -258,7 +267,7 @@ impl DashboardStore {
         );
         Ok(sqlx::query_as(&sql)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.db.pool)
             .await?)
     }
 
@@ -267,7 +276,7 @@ impl DashboardStore {
         sqlx::query("UPDATE timeline_events SET delivered_at = $1 WHERE event_id = $2")
             .bind(crate::now_rfc3339())
             .bind(event_id)
-            .execute(&self.pool)
+            .execute(&self.db.pool)
             .await?;
         Ok(())
     }

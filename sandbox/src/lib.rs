@@ -19,10 +19,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use driver_call_activities::payment::{ChargeRequest, ChargeStatus, GatewayCharge, RefundRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::ApiError;
+mod wire;
+
+pub use wire::{ChargeRequest, ChargeStatus, GatewayCharge, Problem, RefundRequest};
 
 /// Charges above this are declined, so the decline path can be seen too.
 pub const CARD_LIMIT: i64 = 1_000_000;
@@ -113,9 +114,7 @@ impl Sandbox {
     async fn misbehave(&self) -> Result<Mode, Response> {
         let settings = self.settings();
         match settings.mode {
-            Mode::Failing => {
-                Err(ApiError::Unavailable("sandbox mode: failing".into()).into_response())
-            }
+            Mode::Failing => Err(Problem::unavailable("sandbox mode: failing").into_response()),
             Mode::Slow => {
                 tokio::time::sleep(Duration::from_millis(settings.delay_ms)).await;
                 Ok(Mode::Slow)
@@ -153,7 +152,7 @@ async fn charge(
         let mode = sandbox.misbehave().await?;
         if request.amount > CARD_LIMIT {
             let detail = format!("{} KRW is over the card limit", request.amount);
-            return Err(ApiError::PaymentRejected(detail).into_response());
+            return Err(Problem::declined(detail).into_response());
         }
         let (status, charge) = sandbox.take(&request);
         tracing::info!(charge_id = %charge.charge_id, key = %request.idempotency_key, ?mode, "charge");
@@ -161,7 +160,7 @@ async fn charge(
     });
     let (mode, status, charge) = work
         .await
-        .map_err(|e| ApiError::Unexpected(e.into()).into_response())??;
+        .map_err(|e| Problem::internal(e.to_string()).into_response())??;
     if mode == Mode::LoseAnswer {
         std::future::pending::<()>().await;
     }
@@ -177,7 +176,7 @@ async fn refund(
     let mut ledger = sandbox.ledger.lock().expect("sandbox lock");
     let Some(charge) = ledger.charges.get_mut(&request.idempotency_key) else {
         let detail = format!("no charge under {}", request.idempotency_key);
-        return Err(ApiError::NotFound(detail).into_response());
+        return Err(Problem::not_found(detail).into_response());
     };
     charge.status = ChargeStatus::Refunded;
     tracing::info!(charge_id = %charge.charge_id, "refund");

@@ -1,0 +1,324 @@
+//! The run of `DriverCallWorkflow`: three phases, then the compensations.
+//! 1. wait for the `pay` update (or the customer's cancel, or `PAYMENT_WINDOW`);
+//! 2. offer the paid call to the catcher context and wait for a driver's `catch` (or cancel, deny,
+//!    out of area, or `DISPATCH_TIMEOUT`);
+//! 3. once the call has ended, run each context's lane concurrently: the payment lane refunds, the
+//!    catcher lane records the catch and closes the offer.
+//!
+//! Alongside all of it, the dashboard lane projects each timeline event into the myPage read model
+//! (patch `dashboard-projection`).
+
+use futures::FutureExt;
+use futures::future::LocalBoxFuture;
+use temporalio_sdk::{
+    ActivityExecutionError, TimerOptions, WaitConditionOptions, WorkflowCancellationToken,
+    WorkflowContext,
+    workflows::{join, select},
+};
+
+use super::{DriverCallWorkflow, saga};
+use crate::contracts::{catcher, dashboard, payment};
+use crate::domain::{CallStatus, CallTransition, EventName};
+
+type Ctx = WorkflowContext<DriverCallWorkflow>;
+type OfferFuture = futures::future::Fuse<
+    LocalBoxFuture<'static, Result<catcher::OfferResult, ActivityExecutionError>>,
+>;
+
+/// Patch that added the dashboard projection lane (calls started before it replay without it).
+const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
+
+/// Patch that refunds, by idempotency key, any charge a PAYMENT_REJECTED call may hold.
+const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
+
+/// The whole run: the call is made, then the saga (and the projection lane beside it).
+pub(super) async fn run(ctx: &Ctx) {
+    let now = ctx.workflow_time();
+    ctx.state_mut(|w| w.call.made(now));
+    publish(ctx);
+
+    if ctx.patched(DASHBOARD_PROJECTION_PATCH) {
+        join!(saga(ctx), projection_lane(ctx));
+    } else {
+        saga(ctx).await;
+    }
+}
+
+/// Keeps the call's search attributes current.
+pub(super) fn publish(ctx: &Ctx) {
+    ctx.upsert_search_attributes(ctx.state(|w| w.call.search_attributes()));
+}
+
+/// The call's life and its compensations.
+async fn saga(ctx: &Ctx) {
+    await_payment(ctx).await;
+    let offer = if status(ctx) == CallStatus::Paid {
+        dispatch(ctx).await
+    } else {
+        None
+    };
+    join!(payment_lane(ctx), catcher_lane(ctx, offer));
+
+    // An approval still running (a late `pay`) must finish before the run does.
+    wait_until(ctx, |w| !w.call.payment.in_flight).await;
+    ctx.state_mut(|w| w.call.saga_finished = true);
+}
+
+/// The dashboard lane: projects every timeline event into the myPage read model, in order and
+/// in batches. It never holds the call back: when the dashboard worker is down, the saga goes
+/// on and the events wait here until it returns.
+async fn projection_lane(ctx: &Ctx) {
+    let mut projected = 0;
+    loop {
+        wait_until(ctx, move |w| {
+            w.call.timeline.len() > projected || w.call.saga_finished
+        })
+        .await;
+        let (input, recorded, finished) = ctx.state(|w| {
+            (
+                w.call.projection_input(projected),
+                w.call.timeline.len(),
+                w.call.saga_finished,
+            )
+        });
+        if recorded == projected && finished {
+            return;
+        }
+        let sent = ctx
+            .execute_activity(
+                dashboard::DashboardActivities::project,
+                input,
+                saga::dashboard_options(),
+            )
+            .await;
+        // Retried without limit; an error means the workflow itself is going away.
+        if sent.is_err() {
+            return;
+        }
+        projected = recorded;
+    }
+}
+
+/// Phase 1: the call waits for its payment, a cancel, or the end of `PAYMENT_WINDOW`.
+async fn await_payment(ctx: &Ctx) {
+    let window = ctx.state(|w| w.call.policy.payment_window());
+    let mut window_timer = ctx.timer(
+        TimerOptions::builder(window)
+            .summary("PAYMENT_WINDOW".to_owned())
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build(),
+    );
+    let mut settled = wait_until(ctx, |w| w.call.status != CallStatus::Created);
+    let window_elapsed = select! {
+        _ = settled => false,
+        _ = window_timer => true,
+    };
+    if !window_elapsed {
+        return;
+    }
+    // A payment already under way gets its answer before the call may expire.
+    wait_until(ctx, |w| !w.call.payment.in_flight).await;
+    advance(
+        ctx,
+        CallTransition::PaymentWindowElapsed,
+        "Nobody paid within the payment window".to_owned(),
+    );
+}
+
+/// Phase 2: offers the paid call and waits until a driver catches it or the call ends.
+/// Returns the offer still running when the call ended before the catcher context answered.
+async fn dispatch(ctx: &Ctx) -> Option<OfferFuture> {
+    let (timeout, input) = ctx.state(|w| (w.call.policy.dispatch_timeout(), w.call.offer_input()));
+    let mut deadline = ctx.timer(
+        TimerOptions::builder(timeout)
+            .summary("DISPATCH_TIMEOUT".to_owned())
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build(),
+    );
+    let owned = ctx.clone();
+    let offering: LocalBoxFuture<'static, _> = Box::pin(async move {
+        owned
+            .execute_activity(
+                catcher::CatcherActivities::offer,
+                input,
+                saga::catcher_options(),
+            )
+            .await
+    });
+    let mut offer: OfferFuture = offering.fuse();
+    let mut left_paid = wait_until(ctx, |w| w.call.status != CallStatus::Paid);
+
+    let answered = select! {
+        result = offer => Some(result),
+        _ = left_paid => None,
+        _ = deadline => {
+            expire_undispatched(ctx);
+            None
+        },
+    };
+    let Some(result) = answered else {
+        return Some(offer);
+    };
+    on_offer_answered(ctx, result);
+    if status(ctx) != CallStatus::Dispatched {
+        return None;
+    }
+
+    let mut caught_or_ended = wait_until(ctx, |w| w.call.status != CallStatus::Dispatched);
+    select! {
+        _ = caught_or_ended => {},
+        _ = deadline => expire_undispatched(ctx),
+    };
+    None
+}
+
+/// The payment lane: once the call has ended, refunds any charge it may hold.
+async fn payment_lane(ctx: &Ctx) {
+    wait_until(ctx, |w| {
+        w.call.status.is_terminal() && !w.call.payment.in_flight
+    })
+    .await;
+    let (status, attempted, call_id) = ctx.state(|w| {
+        (
+            w.call.status,
+            w.call.payment.attempted,
+            w.call.request.call_id,
+        )
+    });
+    if !attempted {
+        return;
+    }
+    let refund = match saga::refund_for(status) {
+        Some(kind) => Some(kind),
+        // A rejected call may still hold a charge from an earlier attempt whose answer was
+        // lost; calls started before this patch replay without the extra refund.
+        None if saga::refunds_unconfirmed(status) && ctx.patched(REFUND_UNCONFIRMED_PATCH) => {
+            Some(payment::RefundKind::Cancel)
+        }
+        None => None,
+    };
+    let Some(kind) = refund else {
+        return;
+    };
+    let input = payment::RefundPaymentInput { call_id, kind };
+    let refunded = ctx
+        .execute_activity(
+            payment::PaymentActivities::refund,
+            input,
+            saga::refund_options(),
+        )
+        .await;
+    // Retried without limit, so an error here means the workflow itself is going away.
+    let Ok(refund) = refunded else { return };
+    let Some(payment_id) = refund.payment_id else {
+        return;
+    };
+    let now = ctx.workflow_time();
+    ctx.state_mut(|w| {
+        let description = format!("Payment {payment_id} refunded");
+        w.call.record(now, saga::refund_event(kind), description);
+    });
+}
+
+/// The catcher lane: records the catch, and once the call has ended, closes its offer or catch.
+async fn catcher_lane(ctx: &Ctx, pending_offer: Option<OfferFuture>) {
+    let offered = match pending_offer {
+        // The call ended while the catcher context was still opening the offer: wait for it,
+        // so the offer can be closed rather than left open after the call ended.
+        Some(offer) => offer.await.is_ok(),
+        None => ctx.state(|w| w.call.reached_drivers()),
+    };
+    if !offered {
+        return;
+    }
+    let caught = ctx.state(|w| w.call.driver.clone());
+    if let Some(driver) = caught {
+        let call_id = ctx.state(|w| w.call.request.call_id);
+        let input = catcher::RecordCatchInput { call_id, driver };
+        let recorded = ctx
+            .execute_activity(
+                catcher::CatcherActivities::catch,
+                input,
+                saga::catcher_options(),
+            )
+            .await;
+        if recorded.is_err() {
+            return;
+        }
+    }
+    wait_until(ctx, |w| w.call.status.is_terminal()).await;
+    let (status, call_id) = ctx.state(|w| (w.call.status, w.call.request.call_id));
+    let Some(close) = saga::close_for(status) else {
+        return;
+    };
+    let input = catcher::CloseCatchInput {
+        call_id,
+        status: close,
+    };
+    let closed = ctx
+        .execute_activity(
+            catcher::CatcherActivities::close,
+            input,
+            saga::catcher_options(),
+        )
+        .await;
+    if closed.is_ok() && close == catcher::CatchStatus::Denied {
+        let now = ctx.workflow_time();
+        ctx.state_mut(|w| {
+            let description = "The offer to drivers was closed".to_owned();
+            w.call.record(now, EventName::CatchDenied, description);
+        });
+    }
+}
+
+fn on_offer_answered(ctx: &Ctx, result: Result<catcher::OfferResult, ActivityExecutionError>) {
+    match result {
+        Ok(catcher::OfferResult::Received { area }) => advance(
+            ctx,
+            CallTransition::Dispatched,
+            format!("Offered to drivers in {area}"),
+        ),
+        Ok(catcher::OfferResult::OutOfArea { area }) => advance(
+            ctx,
+            CallTransition::OutOfArea,
+            format!("`{area}` is outside the service areas"),
+        ),
+        // Retried without limit; only a workflow going away ends the offer with an error.
+        Err(_) => {}
+    }
+}
+
+fn expire_undispatched(ctx: &Ctx) {
+    advance(
+        ctx,
+        CallTransition::DispatchTimedOut,
+        "No driver caught the call in time".to_owned(),
+    );
+}
+
+/// Moves the call on from the run (handlers change the state directly). A refused transition
+/// means a handler moved the call first, which is fine: that status stands.
+fn advance(ctx: &Ctx, transition: CallTransition, description: String) {
+    let now = ctx.workflow_time();
+    let applied = ctx.state_mut(|w| w.call.apply(now, transition, description));
+    if applied.is_ok() {
+        publish(ctx);
+    }
+}
+
+fn status(ctx: &Ctx) -> CallStatus {
+    ctx.state(|w| w.call.status)
+}
+
+/// Waits for `condition`, undisturbed by a Temporal cancellation of the workflow: a call is
+/// cancelled with the `cancel` signal, and its compensations must run whatever happens.
+fn wait_until<'a>(
+    ctx: &'a Ctx,
+    condition: impl Fn(&DriverCallWorkflow) -> bool + 'a,
+) -> impl futures::future::FusedFuture<Output = ()> + 'a {
+    let options = WaitConditionOptions::builder()
+        .cancellation_token(WorkflowCancellationToken::new())
+        .build();
+    ctx.wait_condition_with_options(condition, options)
+        .map(|_| ())
+}

@@ -1,0 +1,525 @@
+//! The call's state as the workflow holds it, and every rule that changes it, with no Temporal in
+//! it: the workflow's handlers and lanes call these and turn the answers into commands, so the
+//! rules are unit-tested here without a server.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributeUpdate};
+
+use super::messages::{CallPolicy, CancelRequest, CatchRequest, DenyRequest, PayOutcome};
+use crate::contracts::{catcher, dashboard, payment};
+use crate::domain::{
+    CallStatus, CallTransition, CallView, Driver, DriverId, EventName, NewCall, TimelineEvent,
+    TransitionRefused,
+};
+
+/// Search attribute: the call's status, e.g. `CallStatus="DISPATCHED"`.
+pub const CALL_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("CallStatus");
+/// Search attribute: the customer's normalised mobile number.
+pub const CUSTOMER_MOBILE: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword("CustomerMobile");
+/// Search attribute: the service area of the pickup location.
+pub const SERVICE_AREA: SearchAttributeKey<String> = SearchAttributeKey::keyword("ServiceArea");
+/// Search attribute: the driver who caught the call.
+pub const DRIVER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("DriverId");
+
+/// The names of the custom search attributes, for registering them on a server.
+pub const SEARCH_ATTRIBUTES: [&str; 4] =
+    ["CallStatus", "CustomerMobile", "ServiceArea", "DriverId"];
+
+/// Why an update's validator or handler refuses (the API answers 409 with it).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Everything the workflow knows of one call.
+#[derive(Debug)]
+pub struct CallState {
+    pub(super) request: NewCall,
+    pub(super) policy: CallPolicy,
+    pub(super) status: CallStatus,
+    pub(super) payment: PaymentProgress,
+    pub(super) driver: Option<Driver>,
+    pub(super) timeline: Vec<TimelineEvent>,
+    /// The saga and its compensations are done (the projection lane may finish).
+    pub(super) saga_finished: bool,
+}
+
+/// What the workflow knows of the call's payment.
+#[derive(Debug, Default)]
+pub(super) struct PaymentProgress {
+    /// An approval was started, so a charge may exist: the refund compensation is registered.
+    pub(super) attempted: bool,
+    /// An approval is running right now.
+    pub(super) in_flight: bool,
+    /// The approved payment's id.
+    pub(super) payment_id: Option<String>,
+}
+
+/// How the payment context answered an approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentAnswer {
+    /// Approved: the payment's id.
+    Approved(payment::ApprovePaymentResult),
+    /// Refused as a business rule (terminal), for this reason.
+    Rejected(String),
+    /// No answer (gateway down, breaker open, timeout): the customer may pay again.
+    Unavailable(String),
+}
+
+impl CallState {
+    /// A call just requested.
+    pub fn new(request: NewCall, policy: CallPolicy) -> Self {
+        Self {
+            request,
+            policy,
+            status: CallStatus::Created,
+            payment: PaymentProgress::default(),
+            driver: None,
+            timeline: Vec::new(),
+            saga_finished: false,
+        }
+    }
+
+    /// Where the call is in its life.
+    pub fn status(&self) -> CallStatus {
+        self.status
+    }
+
+    /// Records the request itself, the first event of every timeline.
+    pub fn made(&mut self, now: Option<SystemTime>) {
+        let description = format!("Call made from {}", self.request.location.as_ref());
+        self.record(now, EventName::CallMade, description);
+    }
+
+    /// Moves the call on by `transition` and records its event; refused, nothing changes.
+    pub fn apply(
+        &mut self,
+        now: Option<SystemTime>,
+        transition: CallTransition,
+        description: String,
+    ) -> Result<(), TransitionRefused> {
+        self.status = self.status.apply(transition)?;
+        self.record(now, transition.event(), description);
+        Ok(())
+    }
+
+    /// Adds an event that changes no status (a payment approved, refunded, an offer closed).
+    pub fn record(&mut self, now: Option<SystemTime>, event: EventName, description: String) {
+        let at = humantime::format_rfc3339_millis(now.unwrap_or(UNIX_EPOCH)).to_string();
+        let seq = u32::try_from(self.timeline.len()).map_or(u32::MAX, |n| n + 1);
+        self.timeline.push(TimelineEvent {
+            seq,
+            event,
+            at,
+            description,
+        });
+    }
+
+    /// The customer's cancel; whether it changed the call (a DRIVING or ended call stays as it is).
+    pub fn cancel(&mut self, now: Option<SystemTime>, request: &CancelRequest) -> bool {
+        let description = match request.reason.as_deref().map(str::trim) {
+            Some(reason) if !reason.is_empty() => format!("Cancelled by the customer: {reason}"),
+            _ => "Cancelled by the customer".to_owned(),
+        };
+        self.apply(now, CallTransition::Cancel, description).is_ok()
+    }
+
+    /// A deny by the catcher side or an operator; whether it changed the call.
+    pub fn deny(&mut self, now: Option<SystemTime>, request: &DenyRequest) -> bool {
+        let description = format!("Denied: {}", request.reason.trim());
+        self.apply(now, CallTransition::Deny, description).is_ok()
+    }
+
+    /// Whether a `pay` may start now: the call is CREATED and no other approval is running.
+    pub fn check_pay(&self) -> Result<(), HandlerError> {
+        self.status.apply(CallTransition::PaymentApproved)?;
+        if self.payment.in_flight {
+            return Err("a payment for this call is already in progress".into());
+        }
+        Ok(())
+    }
+
+    /// An approval starts: from now on a charge may exist, so the refund is registered.
+    pub fn begin_payment(&mut self) -> payment::ApprovePaymentInput {
+        self.payment.in_flight = true;
+        self.payment.attempted = true;
+        payment::ApprovePaymentInput {
+            call_id: self.request.call_id,
+            mobile: self.request.mobile.clone(),
+            pay_type: self.request.pay_type,
+            pay_amount: self.request.pay_amount,
+        }
+    }
+
+    /// The approval's answer moves the call on, and says what to tell the customer.
+    pub fn on_payment_answer(
+        &mut self,
+        now: Option<SystemTime>,
+        answer: PaymentAnswer,
+    ) -> PayOutcome {
+        self.payment.in_flight = false;
+        match answer {
+            PaymentAnswer::Approved(approved) => {
+                let description = format!("Payment {} approved", approved.payment_id);
+                self.record(now, EventName::PaymentApproved, description);
+                self.payment.payment_id = Some(approved.payment_id);
+                // A cancel or expiry that came while the approval ran stands; the payment lane
+                // then refunds this charge.
+                let paid = format!("Paid {} KRW", self.request.pay_amount.get());
+                let _ = self.apply(now, CallTransition::PaymentApproved, paid);
+                PayOutcome::Approved
+            }
+            PaymentAnswer::Rejected(reason) => {
+                let description = format!("Payment rejected: {reason}");
+                let _ = self.apply(now, CallTransition::PaymentRejected, description);
+                PayOutcome::Rejected { reason }
+            }
+            PaymentAnswer::Unavailable(error) => PayOutcome::Unavailable {
+                reason: format!("the payment service did not answer: {error}"),
+            },
+        }
+    }
+
+    /// Whether a driver's `catch` may win now: a valid driver, and the call DISPATCHED.
+    pub fn check_catch(&self, request: &CatchRequest) -> Result<Driver, HandlerError> {
+        let driver = Driver::parse(&request.driver_id, &request.driver_name)?;
+        self.status.apply(CallTransition::Catch)?;
+        Ok(driver)
+    }
+
+    /// A driver wins the call.
+    pub fn catch(
+        &mut self,
+        now: Option<SystemTime>,
+        request: &CatchRequest,
+    ) -> Result<CallView, HandlerError> {
+        let driver = self.check_catch(request)?;
+        let description = format!("Caught by {} ({})", driver.driver_name, driver.driver_id);
+        self.apply(now, CallTransition::Catch, description)?;
+        self.driver = Some(driver);
+        Ok(self.view())
+    }
+
+    /// Whether this driver's trip step may happen now: the call's driver, in the right status.
+    pub fn check_trip_step(
+        &self,
+        driver_id: &DriverId,
+        transition: CallTransition,
+    ) -> Result<(), HandlerError> {
+        self.status.apply(transition)?;
+        match &self.driver {
+            Some(driver) if &driver.driver_id == driver_id => Ok(()),
+            _ => Err(format!("driver {driver_id} is not this call's driver").into()),
+        }
+    }
+
+    /// The call's driver arrives, starts or completes the trip.
+    pub fn trip_step(
+        &mut self,
+        now: Option<SystemTime>,
+        driver_id: &DriverId,
+        transition: CallTransition,
+    ) -> Result<CallView, HandlerError> {
+        self.check_trip_step(driver_id, transition)?;
+        let description = match transition {
+            CallTransition::Arrive => format!("Driver {driver_id} arrived"),
+            CallTransition::StartTrip => "Trip started".to_owned(),
+            _ => "Trip completed".to_owned(),
+        };
+        self.apply(now, transition, description)?;
+        Ok(self.view())
+    }
+
+    /// Whether an offer was opened to drivers (the catcher context has something to close).
+    pub fn reached_drivers(&self) -> bool {
+        self.timeline
+            .iter()
+            .any(|e| e.event == EventName::CallReceived)
+    }
+
+    /// What the catcher context needs to offer the call.
+    pub fn offer_input(&self) -> catcher::OfferCallInput {
+        catcher::OfferCallInput {
+            call_id: self.request.call_id,
+            location: self.request.location.clone(),
+            destination: self.request.destination.clone(),
+            pay_amount: self.request.pay_amount,
+        }
+    }
+
+    /// The timeline events from `projected` on, with the call's summary, for the read model.
+    pub fn projection_input(&self, projected: usize) -> dashboard::ProjectTimelineInput {
+        dashboard::ProjectTimelineInput {
+            call_id: self.request.call_id,
+            mobile: self.request.mobile.clone(),
+            location: self.request.location.clone(),
+            pay_amount: self.request.pay_amount,
+            status: self.status,
+            events: self.timeline[projected.min(self.timeline.len())..].to_vec(),
+        }
+    }
+
+    /// The search attributes that let operators find the call.
+    pub fn search_attributes(&self) -> Vec<SearchAttributeUpdate> {
+        let mut attributes = vec![
+            CALL_STATUS.value_set(self.status.as_str().to_owned()),
+            CUSTOMER_MOBILE.value_set(self.request.mobile.as_ref().to_owned()),
+            SERVICE_AREA.value_set(self.request.location.service_area()),
+        ];
+        // Unset is not a valid Keyword value on the server, so DriverId appears with the catch.
+        if let Some(driver) = &self.driver {
+            attributes.push(DRIVER_ID.value_set(driver.driver_id.to_string()));
+        }
+        attributes
+    }
+
+    /// The call as its customer and driver see it.
+    pub fn view(&self) -> CallView {
+        CallView {
+            call_id: self.request.call_id,
+            status: self.status,
+            mobile: self.request.mobile.clone(),
+            location: self.request.location.clone(),
+            destination: self.request.destination.clone(),
+            pay_type: self.request.pay_type,
+            pay_amount: self.request.pay_amount,
+            payment_id: self.payment.payment_id.clone(),
+            driver: self.driver.clone(),
+            timeline: self.timeline.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::{CallId, DriverId, Krw, Location, MobileNumber, PayType};
+
+    fn call() -> CallState {
+        let request = NewCall {
+            call_id: CallId::from_uuid(uuid::Uuid::nil()),
+            mobile: MobileNumber::parse("010-1234-5678").unwrap(),
+            location: Location::parse("Mapo Hapjeong").unwrap(),
+            destination: Some("Home".to_owned()),
+            pay_type: PayType::Card,
+            pay_amount: Krw::new(15000).unwrap(),
+        };
+        let mut state = CallState::new(request, CallPolicy::DEFAULT);
+        state.made(at(0));
+        state
+    }
+
+    fn at(secs: u64) -> Option<SystemTime> {
+        Some(UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs))
+    }
+
+    fn approved() -> PaymentAnswer {
+        PaymentAnswer::Approved(payment::ApprovePaymentResult {
+            payment_id: "pay-1".to_owned(),
+            status: payment::PaymentStatus::Approved,
+        })
+    }
+
+    fn kim() -> CatchRequest {
+        CatchRequest {
+            driver_id: "d-kim".to_owned(),
+            driver_name: "Kim".to_owned(),
+        }
+    }
+
+    fn events(state: &CallState) -> Vec<&'static str> {
+        state.timeline.iter().map(|e| e.event.as_str()).collect()
+    }
+
+    fn dispatched() -> CallState {
+        let mut state = call();
+        state.begin_payment();
+        state.on_payment_answer(at(1), approved());
+        state
+            .apply(at(2), CallTransition::Dispatched, "offered".into())
+            .unwrap();
+        state
+    }
+
+    #[test]
+    fn a_whole_trip_writes_the_spec_timeline_in_order() {
+        let mut state = dispatched();
+        state.catch(at(3), &kim()).unwrap();
+        let driver = DriverId::parse("d-kim").unwrap();
+        for (i, step) in [
+            CallTransition::Arrive,
+            CallTransition::StartTrip,
+            CallTransition::Complete,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let view = state.trip_step(at(4 + i as u64), &driver, step).unwrap();
+            assert_eq!(view.status, step.target());
+        }
+        assert_eq!(
+            events(&state),
+            [
+                "CallMade",
+                "PaymentApproved",
+                "CallPayed",
+                "CallReceived",
+                "CallCaught",
+                "DriverArrived",
+                "TripStarted",
+                "TripCompleted"
+            ]
+        );
+        let view = state.view();
+        assert_eq!(view.status, CallStatus::Completed);
+        assert_eq!(view.payment_id.as_deref(), Some("pay-1"));
+        let seqs: Vec<u32> = view.timeline.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+        assert_eq!(view.timeline[0].at, "2027-01-15T08:00:00.000Z");
+        assert_eq!(view.timeline[0].description, "Call made from Mapo Hapjeong");
+    }
+
+    #[test]
+    fn only_one_payment_runs_at_a_time_and_a_paid_call_is_not_paid_again() {
+        let mut state = call();
+        state.check_pay().unwrap();
+        let input = state.begin_payment();
+        assert_eq!(input.pay_amount.get(), 15000);
+        let refused = state.check_pay().unwrap_err().to_string();
+        assert_eq!(refused, "a payment for this call is already in progress");
+        assert_eq!(
+            state.on_payment_answer(at(1), approved()),
+            PayOutcome::Approved
+        );
+        assert_eq!(
+            state.check_pay().unwrap_err().to_string(),
+            "a PAID call cannot be paid"
+        );
+    }
+
+    #[test]
+    fn a_rejection_ends_the_call_and_an_outage_leaves_it_payable() {
+        let mut state = call();
+        state.begin_payment();
+        let outcome = state.on_payment_answer(at(1), PaymentAnswer::Unavailable("timeout".into()));
+        assert_eq!(
+            outcome,
+            PayOutcome::Unavailable {
+                reason: "the payment service did not answer: timeout".into()
+            }
+        );
+        assert_eq!(state.status(), CallStatus::Created);
+        assert!(state.check_pay().is_ok(), "the customer may pay again");
+        assert_eq!(events(&state), ["CallMade"]);
+
+        state.begin_payment();
+        let rejected = PaymentAnswer::Rejected("below the minimum".into());
+        state.on_payment_answer(at(2), rejected);
+        assert_eq!(state.status(), CallStatus::PaymentRejected);
+        assert!(
+            state.payment.attempted,
+            "the refund of an unconfirmed charge is registered"
+        );
+        assert_eq!(events(&state), ["CallMade", "PaymentRejected"]);
+        assert_eq!(
+            state.timeline[1].description,
+            "Payment rejected: below the minimum"
+        );
+    }
+
+    #[test]
+    fn a_cancel_during_the_approval_stands_and_the_charge_is_still_recorded() {
+        let mut state = call();
+        state.begin_payment();
+        assert!(state.cancel(
+            at(1),
+            &CancelRequest {
+                reason: Some(" changed my mind ".into())
+            }
+        ));
+        state.on_payment_answer(at(2), approved());
+        assert_eq!(state.status(), CallStatus::Cancelled);
+        assert_eq!(
+            events(&state),
+            ["CallMade", "CallCancelled", "PaymentApproved"]
+        );
+        assert_eq!(
+            state.timeline[1].description,
+            "Cancelled by the customer: changed my mind"
+        );
+        assert_eq!(state.view().payment_id.as_deref(), Some("pay-1"));
+    }
+
+    #[test]
+    fn the_first_catch_wins_and_only_its_driver_runs_the_trip() {
+        let mut state = dispatched();
+        state.catch(at(3), &kim()).unwrap();
+        let lee = CatchRequest {
+            driver_id: "d-lee".into(),
+            driver_name: "Lee".into(),
+        };
+        assert_eq!(
+            state.check_catch(&lee).unwrap_err().to_string(),
+            "a CAUGHT call cannot be caught"
+        );
+        let lee = DriverId::parse("d-lee").unwrap();
+        let refused = state.trip_step(at(4), &lee, CallTransition::Arrive);
+        assert_eq!(
+            refused.unwrap_err().to_string(),
+            "driver d-lee is not this call's driver"
+        );
+        let kim = DriverId::parse("d-kim").unwrap();
+        let early = state.check_trip_step(&kim, CallTransition::Complete);
+        assert_eq!(
+            early.unwrap_err().to_string(),
+            "a CAUGHT call cannot complete its trip"
+        );
+        assert_eq!(state.status(), CallStatus::Caught);
+    }
+
+    #[test]
+    fn a_driving_call_refuses_cancel_and_deny_and_records_nothing() {
+        let mut state = dispatched();
+        state.catch(at(3), &kim()).unwrap();
+        let kim = DriverId::parse("d-kim").unwrap();
+        state
+            .trip_step(at(4), &kim, CallTransition::Arrive)
+            .unwrap();
+        state
+            .trip_step(at(5), &kim, CallTransition::StartTrip)
+            .unwrap();
+        let before = state.timeline.len();
+        assert!(!state.cancel(at(6), &CancelRequest { reason: None }));
+        assert!(!state.deny(at(6), &DenyRequest { reason: "x".into() }));
+        assert_eq!(state.timeline.len(), before);
+        assert_eq!(state.status(), CallStatus::Driving);
+    }
+
+    #[test]
+    fn search_attributes_follow_the_call_and_name_the_driver_once_caught() {
+        let mut state = dispatched();
+        assert_eq!(
+            state.search_attributes().len(),
+            3,
+            "no DriverId before the catch"
+        );
+        state.catch(at(3), &kim()).unwrap();
+        let attributes = format!("{:?}", state.search_attributes());
+        assert_eq!(state.search_attributes().len(), 4);
+        for name in SEARCH_ATTRIBUTES {
+            assert!(attributes.contains(&format!("\"{name}\"")), "{attributes}");
+        }
+    }
+
+    #[test]
+    fn the_projection_sends_only_events_not_yet_projected() {
+        let state = dispatched();
+        let input = state.projection_input(2);
+        let sent: Vec<u32> = input.events.iter().map(|e| e.seq).collect();
+        assert_eq!(sent, [3, 4]);
+        assert_eq!(input.status, CallStatus::Dispatched);
+        assert!(state.projection_input(99).events.is_empty());
+        assert!(state.reached_drivers());
+    }
+}
