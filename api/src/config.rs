@@ -21,6 +21,9 @@ pub struct ApiConfig {
     /// A paid call nobody catches expires after this long (e.g. `10m`).
     #[arg(long, env = "DISPATCH_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
     pub dispatch_timeout: Duration,
+    /// How long a request keeps retrying an unavailable Temporal before it answers 503.
+    #[arg(long, env = "TEMPORAL_RETRY_DEADLINE", default_value = "15s", value_parser = humantime_duration)]
+    pub temporal_retry_deadline: Duration,
     /// The Temporal connection.
     #[command(flatten)]
     pub temporal: TemporalConfig,

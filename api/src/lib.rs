@@ -26,7 +26,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     /// The Temporal client that starts and drives calls.
-    pub temporal: Client,
+    pub temporal: workflow::Temporal,
     /// Read access to the payments ledger.
     pub payments: PaymentStore,
     /// Read access to offers and catches.
@@ -46,7 +46,7 @@ impl AppState {
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
         Ok(Self {
-            temporal,
+            temporal: workflow::Temporal::new(temporal, config.temporal_retry_deadline),
             payments: PaymentStore::open_reader(&stores.payment_database_url())?,
             catches: CatcherStore::open_reader(&stores.catcher_database_url())?,
             dashboards: DashboardStore::open_reader(&stores.dashboard_database_url())?,

@@ -1,5 +1,13 @@
 //! The API's side of the Temporal boundary: one function per thing the API asks of a call's
 //! workflow, each turning Temporal's errors into the answers of spec section 4.
+//!
+//! A Temporal server that is briefly unavailable (a restart, a leader change) costs a client
+//! nothing: every request retries it for up to `TEMPORAL_RETRY_DEADLINE` before answering 503.
+//! That is safe because each request is idempotent by id: a start by the call's workflow id, an
+//! update by an update id chosen once per request, a signal whose repeat changes nothing.
+
+use std::future::Future;
+use std::time::Duration;
 
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::CALLER_TASK_QUEUE;
@@ -18,6 +26,49 @@ use temporalio_client::{
 
 use crate::ApiError;
 
+/// The API's Temporal client and how long a request keeps retrying it while it is unavailable.
+#[derive(Clone)]
+pub struct Temporal {
+    /// The client.
+    pub client: Client,
+    patience: Duration,
+}
+
+impl Temporal {
+    /// `client`, retried for up to `patience` while unavailable.
+    pub fn new(client: Client, patience: Duration) -> Self {
+        Self { client, patience }
+    }
+
+    /// Runs `request` again while Temporal is unavailable, for up to the patience, so a short
+    /// outage answers late rather than 503.
+    async fn patiently<T, F, Fut>(&self, request: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
+        use backon::{ExponentialBuilder, Retryable};
+        request
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(100))
+                    .with_max_delay(Duration::from_secs(2))
+                    .with_total_delay(Some(self.patience))
+                    .without_max_times(),
+            )
+            .when(|e| matches!(e, ApiError::Unavailable(_)))
+            .notify(|error, wait| tracing::info!(%error, ?wait, "Temporal unavailable; retrying"))
+            .await
+    }
+}
+
+/// A fresh update id for one API request, reused by its retries.
+fn update_options() -> WorkflowExecuteUpdateOptions {
+    WorkflowExecuteUpdateOptions::builder()
+        .update_id(uuid::Uuid::new_v4().to_string())
+        .build()
+}
+
 /// A trip step reported by the call's driver.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum TripStep {
@@ -31,39 +82,48 @@ fn handle(client: &Client, call_id: &CallId) -> WorkflowHandle<Client, DriverCal
 }
 
 /// Starts the call's workflow; a call id is used once, ever. Answers `false` when a workflow
-/// with this call id already exists (running or ended), which only a repeated idempotency key
-/// can cause.
+/// with this call id already exists (running or ended): a repeated idempotency key, or a retry
+/// of this very start whose first answer was lost.
 pub(crate) async fn start(
-    client: &Client,
+    temporal: &Temporal,
     call: NewCall,
     policy: CallPolicy,
 ) -> Result<bool, ApiError> {
     let workflow_id = DriverCallWorkflow::workflow_id(&call.call_id);
-    let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id)
-        .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-        .build();
     let input = DriverCallInput { call, policy };
-    match client
-        .start_workflow(DriverCallWorkflow::run, input, options)
+    temporal
+        .patiently(|| async {
+            let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id.clone())
+                .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+                .build();
+            let started = temporal
+                .client
+                .start_workflow(DriverCallWorkflow::run, input.clone(), options)
+                .await;
+            match started {
+                Ok(_) => Ok(true),
+                Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(false),
+                Err(WorkflowStartError::Rpc(status)) => Err(rpc_error(status)),
+                Err(e) => Err(ApiError::Unexpected(
+                    anyhow::Error::new(e).context("Failed to start the call"),
+                )),
+            }
+        })
         .await
-    {
-        Ok(_) => Ok(true),
-        Err(WorkflowStartError::AlreadyStarted { .. }) => Ok(false),
-        Err(WorkflowStartError::Rpc(status)) => Err(rpc_error(status)),
-        Err(e) => Err(ApiError::Unexpected(
-            anyhow::Error::new(e).context("Failed to start the call"),
-        )),
-    }
 }
 
 /// The call's view. A finished call's view is its workflow's result, read from history: no
 /// worker has to replay the whole history for it, so it is readable even while no caller worker
 /// runs. A running call answers its workflow's `dashboard` query.
-pub(crate) async fn view(client: &Client, call_id: &CallId) -> Result<CallView, ApiError> {
-    match finished_view(client, call_id).await? {
-        Some(view) => Ok(view),
-        None => running_view(client, call_id).await,
-    }
+pub(crate) async fn view(temporal: &Temporal, call_id: &CallId) -> Result<CallView, ApiError> {
+    temporal
+        .patiently(|| async {
+            match finished_view(&temporal.client, call_id).await? {
+                Some(view) => Ok(view),
+                None => running_view(&temporal.client, call_id).await,
+            }
+        })
+        .await
 }
 
 /// The result of the call's workflow if it has completed, `None` while it runs.
@@ -88,26 +148,15 @@ async fn finished_view(client: &Client, call_id: &CallId) -> Result<Option<CallV
     Ok(Some(view))
 }
 
-/// A query that meets a workflow task in progress is answered "please retry" by the server, so
-/// it is retried a few times.
+/// A query that meets a workflow task in progress is answered "please retry" (Unavailable) by
+/// the server, which [`Temporal::patiently`] does.
 async fn running_view(client: &Client, call_id: &CallId) -> Result<CallView, ApiError> {
-    use backon::{ExponentialBuilder, Retryable};
-    let query = || async {
-        handle(client, call_id)
-            .query(
-                DriverCallWorkflow::dashboard,
-                (),
-                WorkflowQueryOptions::default(),
-            )
-            .await
-    };
-    let result = query
-        .retry(
-            ExponentialBuilder::default()
-                .with_min_delay(std::time::Duration::from_millis(50))
-                .with_max_times(4),
+    let result = handle(client, call_id)
+        .query(
+            DriverCallWorkflow::dashboard,
+            (),
+            WorkflowQueryOptions::default(),
         )
-        .when(|e| matches!(e, WorkflowQueryError::Rpc(s) if s.code() == tonic::Code::Unavailable))
         .await;
     result.map_err(|e| match e {
         WorkflowQueryError::NotFound(_) => not_found(call_id),
@@ -119,92 +168,111 @@ async fn running_view(client: &Client, call_id: &CallId) -> Result<CallView, Api
 }
 
 /// Runs the `pay` update.
-pub(crate) async fn pay(client: &Client, call_id: &CallId) -> Result<PayResult, ApiError> {
-    let result = handle(client, call_id)
-        .execute_update(
-            DriverCallWorkflow::pay,
-            PayRequest::default(),
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
-    result.map_err(|e| update_error(e, call_id))
+pub(crate) async fn pay(temporal: &Temporal, call_id: &CallId) -> Result<PayResult, ApiError> {
+    let options = update_options();
+    temporal
+        .patiently(|| async {
+            let result = handle(&temporal.client, call_id)
+                .execute_update(
+                    DriverCallWorkflow::pay,
+                    PayRequest::default(),
+                    options.clone(),
+                )
+                .await;
+            result.map_err(|e| update_error(e, call_id))
+        })
+        .await
 }
 
 /// Runs the `catch` update.
 pub(crate) async fn catch(
-    client: &Client,
+    temporal: &Temporal,
     call_id: &CallId,
     request: CatchRequest,
 ) -> Result<CallView, ApiError> {
-    let result = handle(client, call_id)
-        .execute_update(
-            DriverCallWorkflow::catch,
-            request,
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
-    result.map_err(|e| update_error(e, call_id))
+    let options = update_options();
+    temporal
+        .patiently(|| async {
+            let result = handle(&temporal.client, call_id)
+                .execute_update(DriverCallWorkflow::catch, request.clone(), options.clone())
+                .await;
+            result.map_err(|e| update_error(e, call_id))
+        })
+        .await
 }
 
 /// Runs one of the trip-step updates.
 pub(crate) async fn trip_step(
-    client: &Client,
+    temporal: &Temporal,
     call_id: &CallId,
     step: TripStep,
     request: TripStepRequest,
 ) -> Result<CallView, ApiError> {
-    let handle = handle(client, call_id);
-    let options = WorkflowExecuteUpdateOptions::default();
-    let result = match step {
-        TripStep::Arrive => {
-            handle
-                .execute_update(DriverCallWorkflow::arrive, request, options)
-                .await
-        }
-        TripStep::StartTrip => {
-            handle
-                .execute_update(DriverCallWorkflow::start_trip, request, options)
-                .await
-        }
-        TripStep::Complete => {
-            handle
-                .execute_update(DriverCallWorkflow::complete, request, options)
-                .await
-        }
-    };
-    result.map_err(|e| update_error(e, call_id))
+    let options = update_options();
+    temporal
+        .patiently(|| async {
+            let handle = handle(&temporal.client, call_id);
+            let (request, options) = (request.clone(), options.clone());
+            let result = match step {
+                TripStep::Arrive => {
+                    handle
+                        .execute_update(DriverCallWorkflow::arrive, request, options)
+                        .await
+                }
+                TripStep::StartTrip => {
+                    handle
+                        .execute_update(DriverCallWorkflow::start_trip, request, options)
+                        .await
+                }
+                TripStep::Complete => {
+                    handle
+                        .execute_update(DriverCallWorkflow::complete, request, options)
+                        .await
+                }
+            };
+            result.map_err(|e| update_error(e, call_id))
+        })
+        .await
 }
 
-/// Sends the `cancel` signal.
+/// Sends the `cancel` signal (a repeat changes nothing: a cancelled call stays cancelled).
 pub(crate) async fn cancel(
-    client: &Client,
+    temporal: &Temporal,
     call_id: &CallId,
     request: CancelRequest,
 ) -> Result<(), ApiError> {
-    let result = handle(client, call_id)
-        .signal(
-            DriverCallWorkflow::cancel,
-            request,
-            WorkflowSignalOptions::default(),
-        )
-        .await;
-    result.map_err(|e| signal_error(e, call_id))
+    temporal
+        .patiently(|| async {
+            let result = handle(&temporal.client, call_id)
+                .signal(
+                    DriverCallWorkflow::cancel,
+                    request.clone(),
+                    WorkflowSignalOptions::default(),
+                )
+                .await;
+            result.map_err(|e| signal_error(e, call_id))
+        })
+        .await
 }
 
-/// Sends the `deny` signal.
+/// Sends the `deny` signal (a repeat changes nothing).
 pub(crate) async fn deny(
-    client: &Client,
+    temporal: &Temporal,
     call_id: &CallId,
     request: DenyRequest,
 ) -> Result<(), ApiError> {
-    let result = handle(client, call_id)
-        .signal(
-            DriverCallWorkflow::deny,
-            request,
-            WorkflowSignalOptions::default(),
-        )
-        .await;
-    result.map_err(|e| signal_error(e, call_id))
+    temporal
+        .patiently(|| async {
+            let result = handle(&temporal.client, call_id)
+                .signal(
+                    DriverCallWorkflow::deny,
+                    request.clone(),
+                    WorkflowSignalOptions::default(),
+                )
+                .await;
+            result.map_err(|e| signal_error(e, call_id))
+        })
+        .await
 }
 
 fn not_found(call_id: &CallId) -> ApiError {

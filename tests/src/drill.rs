@@ -155,8 +155,11 @@ impl Process {
         );
     }
 
+    /// A worker is ready once it has migrated its stores and reaches Temporal. The API is waited
+    /// for only until it serves (it connects to Temporal before it listens): it is ready once the
+    /// workers that own its stores have migrated them, and a drill starts those afterwards.
     fn ready_path(&self) -> &'static str {
-        if self.spec.name.starts_with("sandbox") {
+        if self.spec.name.starts_with("sandbox") || self.spec.name == "api" {
             "/healthz"
         } else {
             "/readyz"

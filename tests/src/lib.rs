@@ -7,6 +7,7 @@
 pub mod dev_server;
 pub mod drill;
 pub mod replay;
+pub mod supervisor;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -239,6 +240,7 @@ async fn serve_everything(
             api_addr: listener.local_addr()?,
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
+            temporal_retry_deadline: Duration::from_secs(15),
             temporal: TemporalConfig {
                 temporal_address: address.clone(),
                 temporal_namespace: "default".to_owned(),

@@ -31,7 +31,7 @@ const BINARIES: [&str; 3] = [WORKER, API, SANDBOX];
 /// The bounded contexts; each runs as its own service `worker-<context>`.
 const CONTEXTS: [&str; 4] = ["caller", "payment", "catcher", "dashboard"];
 /// Variables every binary reads outside clap, so its `--help` does not list them: the log level
-/// and format of `worker/src/telemetry.rs` (checked to still be read there).
+/// and format of `runtime/src/telemetry.rs` (checked to still be read there).
 const TELEMETRY_VARS: [&str; 2] = ["RUST_LOG", "LOG_FORMAT"];
 /// The image's container health check (deploy/docker/driver-call-healthcheck).
 const HEALTHCHECK: &str = "driver-call-healthcheck";
@@ -489,12 +489,12 @@ fn dockerfile_env_cmd_ports_and_user_match_the_binaries() {
 
 #[test]
 fn telemetry_still_reads_the_variables_help_does_not_list() {
-    let telemetry = std::fs::read_to_string(repo().join("worker/src/telemetry.rs"))
-        .expect("worker/src/telemetry.rs");
+    let telemetry = std::fs::read_to_string(repo().join("runtime/src/telemetry.rs"))
+        .expect("runtime/src/telemetry.rs");
     for var in TELEMETRY_VARS {
         assert!(
             telemetry.contains(var),
-            "worker/src/telemetry.rs no longer mentions {var}: update TELEMETRY_VARS in \
+            "runtime/src/telemetry.rs no longer mentions {var}: update TELEMETRY_VARS in \
              tests/tests/deployment.rs and the deployment files that set it"
         );
     }

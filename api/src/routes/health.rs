@@ -18,7 +18,7 @@ pub(crate) fn router() -> Router<AppState> {
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let mut checks = vec![(
         "temporal",
-        driver_call_runtime::temporal_answers(&state.temporal).await,
+        driver_call_runtime::temporal_answers(&state.temporal.client).await,
     )];
     for store in state.stores() {
         checks.push((store.name(), store.ready().await));
