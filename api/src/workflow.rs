@@ -40,23 +40,27 @@ impl Temporal {
         Self { client, patience }
     }
 
-    /// Runs `request` again while Temporal is unavailable, for up to the patience, so a short
-    /// outage answers late rather than 503.
+    /// Runs `request` again while Temporal is unavailable, until the patience has passed since
+    /// the first try, so a short outage answers late rather than 503. (The client itself retries
+    /// a refused connection for a while within each try; this also covers the answers it does not
+    /// retry, such as a deadline exceeded while the server restarts.)
     async fn patiently<T, F, Fut>(&self, request: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
         use backon::{ExponentialBuilder, Retryable};
+        let deadline = std::time::Instant::now() + self.patience;
         request
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(100))
                     .with_max_delay(Duration::from_secs(2))
-                    .with_total_delay(Some(self.patience))
                     .without_max_times(),
             )
-            .when(|e| matches!(e, ApiError::Unavailable(_)))
+            .when(move |e| {
+                matches!(e, ApiError::Unavailable(_)) && std::time::Instant::now() < deadline
+            })
             .notify(|error, wait| tracing::info!(%error, ?wait, "Temporal unavailable; retrying"))
             .await
     }

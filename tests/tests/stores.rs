@@ -1,16 +1,8 @@
 //! The stores on PostgreSQL (`TEST_POSTGRES_URL`, default the machine's server at
 //! 127.0.0.1:5432): the same conformance checks the quick tier runs on SQLite
-//! (`stores/tests/sqlite.rs`), each on a database nobody else uses, and the payment activity's
-//! racing approvals through the SDK's `ActivityEnvironment`.
+//! (`stores/tests/sqlite.rs`), each on a database nobody else uses.
 
-use std::sync::Arc;
-
-use driver_call_activities::payment::{Activities, BuiltinGateway, GuardedGateway};
-use driver_call_stores::PaymentStore;
-use driver_call_workflows::contracts::payment::{ApprovePaymentInput, PaymentStatus};
-use driver_call_workflows::domain::{CallId, Krw, MobileNumber, PayType};
 use sqlx::Connection;
-use temporalio_sdk::testing::ActivityEnvironment;
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -30,38 +22,3 @@ async fn fresh_postgres(_context: &str) -> String {
 }
 
 driver_call_stores::conformance_tests!(fresh_postgres);
-
-#[tokio::test]
-async fn racing_approvals_through_the_activity_charge_once_on_postgres() {
-    let store = PaymentStore::connect(&fresh_postgres("payment").await)
-        .await
-        .unwrap();
-    let gateway = Arc::new(GuardedGateway::new(
-        Arc::new(BuiltinGateway),
-        Default::default(),
-        None,
-    ));
-    let activities = Activities::new(store.clone(), gateway, Krw::new(5000).unwrap());
-    let env = ActivityEnvironment::builder()
-        .register_activities(activities)
-        .build();
-    let call_id = CallId::from_uuid(uuid::Uuid::new_v4());
-    let input = ApprovePaymentInput {
-        call_id,
-        mobile: MobileNumber::parse("010-2222-3333").unwrap(),
-        pay_type: PayType::Card,
-        pay_amount: Krw::new(7000).unwrap(),
-    };
-    let racing = (0..8).map(|_| env.run(Activities::approve, input.clone()));
-    let ids: Vec<String> = futures::future::join_all(racing)
-        .await
-        .into_iter()
-        .map(|r| r.expect("approved").payment_id)
-        .collect();
-    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
-    let approved = store
-        .count_by_call_and_status(&call_id.to_string(), PaymentStatus::Approved)
-        .await
-        .unwrap();
-    assert_eq!(approved, 1);
-}
