@@ -60,7 +60,12 @@ impl DevServer {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// The gRPC port.
+    /// The server process's pid (for its CPU time in `/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's gRPC port.
     pub fn port(&self) -> u16 {
         self.port
     }

@@ -4,6 +4,7 @@
 //! One environment serves every test of a test binary (calls are independent, each has its own
 //! id); it lives on its own thread and runtime so that each `#[tokio::test]` can use it.
 
+pub mod bench;
 pub mod dev_server;
 pub mod drill;
 pub mod replay;

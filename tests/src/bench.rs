@@ -1,0 +1,647 @@
+//! The load generator behind `scripts/bench`: N calls through the whole happy lifecycle over HTTP
+//! at a chosen concurrency, against one fresh dev server, for one or more builds ("variants") run
+//! alternately, so that a change is judged A/B in one run on one noisy machine.
+//!
+//! Each call: create, pay, wait for DISPATCHED, catch, arrive, start, complete, wait for
+//! COMPLETED; every wait and every SSE delay is read from the call's own event stream
+//! (`GET /calls/{id}/events`), which the API serves from the read model, so the waiting adds no
+//! Temporal work. Per variant it reports calls/s, p50/p95/p99 per step and for the lifecycle, CPU
+//! per call of the server, the worker and the API (from `/proc`), and events, activities and
+//! workflow tasks per call from the recorded histories.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use driver_call_workflows::DriverCallWorkflow;
+use driver_call_workflows::domain::CallId;
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{Value, json};
+use temporalio_client::Client;
+
+use crate::dev_server::{DevServer, die_with_this_thread, free_port};
+use crate::{Api, connect, eventually};
+
+/// One build under test: its name and the directory of its `driver-call-worker` and
+/// `driver-call-api`.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// A short name for the tables (`head`, `base`, a commit).
+    pub name: String,
+    /// Where its binaries are.
+    pub bin_dir: PathBuf,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Calls per variant and round.
+    pub calls: usize,
+    /// Calls in flight at once.
+    pub concurrency: usize,
+    /// Rounds; each round runs every variant once, alternating.
+    pub rounds: usize,
+    /// The builds.
+    pub variants: Vec<Variant>,
+    /// Where the reports, logs and databases go.
+    pub out_dir: PathBuf,
+}
+
+/// Latency percentiles, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Percentiles {
+    /// Samples.
+    pub n: usize,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+}
+
+impl Percentiles {
+    fn of(samples: &mut [f64]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+            samples[index]
+        };
+        Self {
+            n: samples.len(),
+            p50: at(0.50),
+            p95: at(0.95),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// What one variant measured, over all its rounds.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantReport {
+    /// The variant.
+    pub name: String,
+    /// Calls completed.
+    pub calls: usize,
+    /// Calls per second of load time.
+    pub calls_per_second: f64,
+    /// Per step, in ms: create, pay, dispatch (pay answered to DISPATCHED seen), catch, arrive,
+    /// start, complete.
+    pub steps: BTreeMap<String, Percentiles>,
+    /// From the create request to COMPLETED seen on the stream, in ms.
+    pub lifecycle: Percentiles,
+    /// From a step's answer to its event on the call's stream, in ms.
+    pub sse_delay: Percentiles,
+    /// CPU milliseconds per call.
+    pub cpu_ms_per_call: BTreeMap<String, f64>,
+    /// Mean history events per call.
+    pub events_per_call: f64,
+    /// Mean activities scheduled per call.
+    pub activities_per_call: f64,
+    /// Mean workflow tasks per call.
+    pub workflow_tasks_per_call: f64,
+}
+
+/// What one call measured.
+#[derive(Debug, Default)]
+struct CallSample {
+    call_id: Option<CallId>,
+    steps: Vec<(&'static str, f64)>,
+    lifecycle: f64,
+    sse_delays: Vec<f64>,
+}
+
+/// Runs the bench and writes `bench.json` and `bench.md` under `out_dir`.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<VariantReport>> {
+    if options.variants.is_empty() {
+        bail!("no variant to run");
+    }
+    std::fs::create_dir_all(&options.out_dir)?;
+    let server = start_server(&options.out_dir)?;
+    let client = connect(&server.address()).await?;
+    let mut totals: Vec<Totals> = options.variants.iter().map(|_| Totals::default()).collect();
+    for round in 0..options.rounds {
+        for (variant, total) in options.variants.iter().zip(&mut totals) {
+            let dir = options.out_dir.join(format!("{}-{round}", variant.name));
+            let measured = run_variant(options, variant, &server, &client, &dir).await?;
+            total.add(measured);
+        }
+    }
+    let reports: Vec<VariantReport> = options
+        .variants
+        .iter()
+        .zip(totals)
+        .map(|(variant, total)| total.report(&variant.name))
+        .collect();
+    write_reports(options, &reports)?;
+    Ok(reports)
+}
+
+fn start_server(out_dir: &Path) -> anyhow::Result<DevServer> {
+    let db = out_dir.join("temporal.db");
+    let _ = std::fs::remove_file(&db);
+    DevServer::start_on(&db, free_port()?)
+}
+
+/// Everything one variant's rounds measured.
+#[derive(Default)]
+struct Totals {
+    samples: Vec<CallSample>,
+    load_secs: f64,
+    cpu_secs: BTreeMap<String, f64>,
+    events: usize,
+    activities: usize,
+    workflow_tasks: usize,
+}
+
+impl Totals {
+    fn add(&mut self, round: Round) {
+        self.load_secs += round.load_secs;
+        for (process, secs) in round.cpu_secs {
+            *self.cpu_secs.entry(process).or_default() += secs;
+        }
+        self.events += round.events;
+        self.activities += round.activities;
+        self.workflow_tasks += round.workflow_tasks;
+        self.samples.extend(round.samples);
+    }
+
+    fn report(mut self, name: &str) -> VariantReport {
+        let calls = self.samples.len();
+        let per_call = |n: f64| if calls == 0 { 0.0 } else { n / calls as f64 };
+        let mut steps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut lifecycle = Vec::new();
+        let mut sse = Vec::new();
+        for sample in &mut self.samples {
+            for (step, ms) in &sample.steps {
+                steps.entry((*step).to_owned()).or_default().push(*ms);
+            }
+            lifecycle.push(sample.lifecycle);
+            sse.append(&mut sample.sse_delays);
+        }
+        VariantReport {
+            name: name.to_owned(),
+            calls,
+            calls_per_second: calls as f64 / self.load_secs.max(f64::EPSILON),
+            steps: steps
+                .into_iter()
+                .map(|(step, mut ms)| (step, Percentiles::of(&mut ms)))
+                .collect(),
+            lifecycle: Percentiles::of(&mut lifecycle),
+            sse_delay: Percentiles::of(&mut sse),
+            cpu_ms_per_call: self
+                .cpu_secs
+                .into_iter()
+                .map(|(process, secs)| (process, per_call(secs * 1000.0)))
+                .collect(),
+            events_per_call: per_call(self.events as f64),
+            activities_per_call: per_call(self.activities as f64),
+            workflow_tasks_per_call: per_call(self.workflow_tasks as f64),
+        }
+    }
+}
+
+/// One variant's round.
+struct Round {
+    samples: Vec<CallSample>,
+    load_secs: f64,
+    cpu_secs: BTreeMap<String, f64>,
+    events: usize,
+    activities: usize,
+    workflow_tasks: usize,
+}
+
+async fn run_variant(
+    options: &BenchOptions,
+    variant: &Variant,
+    server: &DevServer,
+    client: &Client,
+    dir: &Path,
+) -> anyhow::Result<Round> {
+    std::fs::create_dir_all(dir)?;
+    let system = System::start(variant, server, dir).await?;
+    let pids = [
+        ("server", server.pid()),
+        ("worker", system.worker.id()),
+        ("api", system.api_process.id()),
+    ];
+    let before = pids.map(|(name, pid)| (name, cpu_seconds(pid)));
+    let started = Instant::now();
+    let api = Api::at(&system.api_url);
+    let base = system.api_url.clone();
+    let next = Arc::new(Mutex::new(0..options.calls));
+    let lanes = (0..options.concurrency.max(1)).map(|_| {
+        let (api, next, base) = (api.clone(), next.clone(), base.clone());
+        async move {
+            let mut samples = Vec::new();
+            loop {
+                let Some(i) = next.lock().expect("lock").next() else {
+                    break;
+                };
+                samples.push(one_call(&api, &base, i).await?);
+            }
+            anyhow::Ok(samples)
+        }
+    });
+    let mut samples = Vec::new();
+    for lane in futures::future::join_all(lanes).await {
+        samples.extend(lane?);
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let cpu_secs = before
+        .into_iter()
+        .zip(pids)
+        .map(|((name, then), (_, pid))| (name.to_owned(), cpu_seconds(pid) - then))
+        .collect();
+    let (events, activities, workflow_tasks) = history_counts(client, &samples).await?;
+    drop(system);
+    Ok(Round {
+        samples,
+        load_secs,
+        cpu_secs,
+        events,
+        activities,
+        workflow_tasks,
+    })
+}
+
+/// One call through its whole happy lifecycle.
+async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample> {
+    let mut sample = CallSample::default();
+    let started = Instant::now();
+    let body = json!({
+        "mobile": format!("010-7{:03}-{:04}", i % 1000, i % 10000),
+        "location": "Mapo Hapjeong",
+        "destination": "Home",
+        "payType": "CARD",
+        "payAmount": 15000,
+    });
+    let created = timed(&mut sample, "create", || {
+        api.send(reqwest::Method::POST, "/calls", Some(body.clone()))
+    })
+    .await;
+    if created.status != 201 {
+        bail!("create answered {}: {}", created.status, created.body);
+    }
+    let call = created.view();
+    sample.call_id = Some(call.call_id);
+    let stream = EventStream::open(base, &call.call_id).await?;
+
+    let paid = timed(&mut sample, "pay", || api.pay(&call)).await;
+    check(&paid, "pay")?;
+    let answered = Instant::now();
+    let dispatched = stream.wait_for_status("DISPATCHED").await?;
+    sample.steps.push(("dispatch", ms(dispatched - answered)));
+    sample
+        .sse_delays
+        .push(stream.delay("CallPayed", answered).await?);
+
+    let driver = format!("bench-{i}");
+    let caught = timed(&mut sample, "catch", || api.catch(&call, &driver)).await;
+    check(&caught, "catch")?;
+    sample
+        .sse_delays
+        .push(stream.delay("CallCaught", Instant::now()).await?);
+    for (step, event) in [
+        ("arrive", "DriverArrived"),
+        ("start", "TripStarted"),
+        ("complete", "TripCompleted"),
+    ] {
+        let answer = timed(&mut sample, step, || api.trip_step(&call, step, &driver)).await;
+        check(&answer, step)?;
+        sample
+            .sse_delays
+            .push(stream.delay(event, Instant::now()).await?);
+    }
+    stream.wait_for_status("COMPLETED").await?;
+    sample.lifecycle = ms(started.elapsed());
+    Ok(sample)
+}
+
+fn check(answer: &crate::Answer, step: &str) -> anyhow::Result<()> {
+    if answer.status != 200 {
+        bail!("{step} answered {}: {}", answer.status, answer.body);
+    }
+    Ok(())
+}
+
+async fn timed<F, Fut>(sample: &mut CallSample, step: &'static str, send: F) -> crate::Answer
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = crate::Answer>,
+{
+    let started = Instant::now();
+    let answer = send().await;
+    sample.steps.push((step, ms(started.elapsed())));
+    answer
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// An event seen on a stream: its name, the call's status after it, and when it arrived.
+type Seen = (String, Option<String>, Instant);
+
+/// A call's event stream, read in the background: each event with the moment it arrived.
+struct EventStream {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl EventStream {
+    async fn open(base: &str, call_id: &CallId) -> anyhow::Result<Self> {
+        let response = reqwest::get(format!("{base}/calls/{call_id}/events"))
+            .await
+            .context("open the event stream")?;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let writer = seen.clone();
+        let reader = tokio::spawn(async move {
+            let mut body = response.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find('\n') {
+                    let line: String = buffer.drain(..=end).collect();
+                    let Some(data) = line.trim_end().strip_prefix("data:") else {
+                        continue;
+                    };
+                    let Ok(event) = serde_json::from_str::<Value>(data.trim()) else {
+                        continue;
+                    };
+                    let name = event["event"].as_str().unwrap_or_default().to_owned();
+                    let status = event["status"].as_str().map(str::to_owned);
+                    writer
+                        .lock()
+                        .expect("lock")
+                        .push((name, status, Instant::now()));
+                }
+            }
+        });
+        Ok(Self { seen, reader })
+    }
+
+    async fn wait_for(
+        &self,
+        what: &str,
+        matches: impl Fn(&str, Option<&str>) -> bool,
+    ) -> anyhow::Result<Instant> {
+        let found = eventually(Duration::from_secs(120), what, || {
+            let found = self
+                .seen
+                .lock()
+                .expect("lock")
+                .iter()
+                .find(|(name, status, _)| matches(name, status.as_deref()))
+                .map(|(_, _, at)| *at);
+            async move { found }
+        })
+        .await;
+        Ok(found)
+    }
+
+    async fn wait_for_status(&self, status: &str) -> anyhow::Result<Instant> {
+        self.wait_for(status, |_, s| s == Some(status)).await
+    }
+
+    /// Milliseconds from `answered` to `event` on the stream (0 when it came first).
+    async fn delay(&self, event: &str, answered: Instant) -> anyhow::Result<f64> {
+        let at = self.wait_for(event, |name, _| name == event).await?;
+        Ok(ms(at.saturating_duration_since(answered)))
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+/// The variant's worker and API, on their own data directory and ports.
+struct System {
+    worker: Child,
+    api_process: Child,
+    api_url: String,
+}
+
+impl System {
+    async fn start(variant: &Variant, server: &DevServer, dir: &Path) -> anyhow::Result<Self> {
+        let [worker_port, metrics_port, api_port] = [0; 3].map(|_| free_port().unwrap_or(0));
+        let env = [
+            ("TEMPORAL_ADDRESS", server.address()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("WORKER_HTTP_ADDR", format!("127.0.0.1:{worker_port}")),
+            ("WORKER_METRICS_ADDR", format!("127.0.0.1:{metrics_port}")),
+            ("API_ADDR", format!("127.0.0.1:{api_port}")),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        let spawn = |name: &str| -> anyhow::Result<Child> {
+            let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+            let mut command = Command::new(variant.bin_dir.join(name));
+            command
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            die_with_this_thread(&mut command);
+            command
+                .spawn()
+                .with_context(|| format!("start {}", variant.bin_dir.join(name).display()))
+        };
+        let worker = spawn("driver-call-worker")?;
+        let api_process = spawn("driver-call-api")?;
+        let api_url = format!("http://127.0.0.1:{api_port}");
+        let readyz = format!("{api_url}/readyz");
+        eventually(Duration::from_secs(120), "the bench's API ready", || {
+            let request = reqwest::get(readyz.clone());
+            async move { request.await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+        })
+        .await;
+        Ok(Self {
+            worker,
+            api_process,
+            api_url,
+        })
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        for child in [&mut self.api_process, &mut self.worker] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // pid (comm) state ppid ... : fields after the comm, utime and stime are the 12th and 13th.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11..13]
+        .iter()
+        .filter_map(|f| f.parse::<f64>().ok())
+        .sum();
+    #[allow(unsafe_code)]
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / per_second.max(1.0)
+}
+
+/// Events, activities and workflow tasks in the histories of the calls.
+async fn history_counts(
+    client: &Client,
+    samples: &[CallSample],
+) -> anyhow::Result<(usize, usize, usize)> {
+    use temporalio_common::protos::temporal::api::enums::v1::EventType;
+    let (mut events, mut activities, mut tasks) = (0, 0, 0);
+    for call_id in samples.iter().filter_map(|s| s.call_id) {
+        let handle = client
+            .get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(&call_id));
+        let json = handle.fetch_history(Default::default()).to_json().await?;
+        let history: Value = serde_json::from_slice(&json)?;
+        let types: Vec<i64> = history["events"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["event_type"].as_i64()).collect())
+            .unwrap_or_default();
+        events += types.len();
+        activities += count(&types, EventType::ActivityTaskScheduled);
+        tasks += count(&types, EventType::WorkflowTaskScheduled);
+    }
+    Ok((events, activities, tasks))
+}
+
+fn count(
+    types: &[i64],
+    wanted: temporalio_common::protos::temporal::api::enums::v1::EventType,
+) -> usize {
+    types.iter().filter(|t| **t == wanted as i64).count()
+}
+
+fn write_reports(options: &BenchOptions, reports: &[VariantReport]) -> anyhow::Result<()> {
+    let json = json!({
+        "calls": options.calls,
+        "concurrency": options.concurrency,
+        "rounds": options.rounds,
+        "variants": reports,
+    });
+    std::fs::write(
+        options.out_dir.join("bench.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    std::fs::write(options.out_dir.join("bench.md"), markdown(options, reports))?;
+    Ok(())
+}
+
+/// The reports as one Markdown table, a column per variant and, with two, the ratio of the
+/// second to the first.
+pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
+    let mut rows: Vec<(String, Vec<f64>)> = vec![
+        (
+            "calls/s".into(),
+            reports.iter().map(|r| r.calls_per_second).collect(),
+        ),
+        (
+            "history events per call".into(),
+            reports.iter().map(|r| r.events_per_call).collect(),
+        ),
+        (
+            "activities per call".into(),
+            reports.iter().map(|r| r.activities_per_call).collect(),
+        ),
+        (
+            "workflow tasks per call".into(),
+            reports.iter().map(|r| r.workflow_tasks_per_call).collect(),
+        ),
+    ];
+    for process in ["server", "worker", "api"] {
+        rows.push((
+            format!("{process} CPU ms per call"),
+            reports
+                .iter()
+                .map(|r| r.cpu_ms_per_call.get(process).copied().unwrap_or(0.0))
+                .collect(),
+        ));
+    }
+    rows.push((
+        "lifecycle p50 ms".into(),
+        reports.iter().map(|r| r.lifecycle.p50).collect(),
+    ));
+    rows.push((
+        "lifecycle p95 ms".into(),
+        reports.iter().map(|r| r.lifecycle.p95).collect(),
+    ));
+    for step in [
+        "create", "pay", "dispatch", "catch", "arrive", "start", "complete",
+    ] {
+        for (q, pick) in [("p50", 0), ("p95", 1), ("p99", 2)] {
+            rows.push((
+                format!("{step} {q} ms"),
+                reports
+                    .iter()
+                    .map(|r| {
+                        let p = r.steps.get(step).cloned().unwrap_or_default();
+                        [p.p50, p.p95, p.p99][pick]
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    rows.push((
+        "SSE delay p50 ms".into(),
+        reports.iter().map(|r| r.sse_delay.p50).collect(),
+    ));
+    rows.push((
+        "SSE delay p95 ms".into(),
+        reports.iter().map(|r| r.sse_delay.p95).collect(),
+    ));
+
+    let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+    let mut out = format!(
+        "{} calls per variant and round, concurrency {}, {} round(s), alternating\n\n| metric | {} |",
+        options.calls,
+        options.concurrency,
+        options.rounds,
+        names.join(" | ")
+    );
+    let ratio = reports.len() == 2;
+    if ratio {
+        out.push_str(&format!(" {} / {} |", names[1], names[0]));
+    }
+    out.push_str(&format!(
+        "\n|---|{}",
+        "---|".repeat(names.len() + usize::from(ratio))
+    ));
+    for (metric, values) in rows {
+        out.push_str(&format!("\n| {metric} |"));
+        for value in &values {
+            out.push_str(&format!(" {value:.1} |"));
+        }
+        if ratio {
+            let r = if values[0].abs() > f64::EPSILON {
+                values[1] / values[0]
+            } else {
+                f64::NAN
+            };
+            out.push_str(&format!(" {r:.2} |"));
+        }
+    }
+    out.push('\n');
+    out
+}
