@@ -183,7 +183,7 @@ pub(crate) async fn pay(temporal: &Temporal, call_id: &CallId) -> Result<PayResu
                     options.clone(),
                 )
                 .await;
-            result.map_err(|e| update_error(e, call_id))
+            update_answer(&temporal.client, call_id, result).await
         })
         .await
 }
@@ -200,7 +200,7 @@ pub(crate) async fn catch(
             let result = handle(&temporal.client, call_id)
                 .execute_update(DriverCallWorkflow::catch, request.clone(), options.clone())
                 .await;
-            result.map_err(|e| update_error(e, call_id))
+            update_answer(&temporal.client, call_id, result).await
         })
         .await
 }
@@ -234,7 +234,7 @@ pub(crate) async fn trip_step(
                         .await
                 }
             };
-            result.map_err(|e| update_error(e, call_id))
+            update_answer(&temporal.client, call_id, result).await
         })
         .await
 }
@@ -283,14 +283,35 @@ fn not_found(call_id: &CallId) -> ApiError {
     ApiError::NotFound(format!("call {call_id} not found"))
 }
 
-/// A rejected update (its validator said no) is a conflict with the call's state; a workflow
-/// that has finished answers NotFound to updates, which is a conflict too (its view exists).
-fn update_error(error: WorkflowUpdateError, call_id: &CallId) -> ApiError {
+/// An update's answer. The validator guards every update, so the API does not read the call
+/// first: a rejection (the validator said no) is a conflict with the call's state, and a workflow
+/// that is not running answers NotFound, which is a 404 when the call never existed and a 409 when
+/// it has ended (only then does the API ask which).
+async fn update_answer<T>(
+    client: &Client,
+    call_id: &CallId,
+    result: Result<T, WorkflowUpdateError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(answer) => Ok(answer),
+        Err(WorkflowUpdateError::NotFound(_)) => Err(not_running(client, call_id).await),
+        Err(error) => Err(update_error(error)),
+    }
+}
+
+/// A call whose workflow does not take updates: it never existed, or it has ended.
+async fn not_running(client: &Client, call_id: &CallId) -> ApiError {
+    match handle(client, call_id).describe(Default::default()).await {
+        Err(WorkflowInteractionError::NotFound(_)) => not_found(call_id),
+        Err(WorkflowInteractionError::Rpc(status)) => rpc_error(status),
+        _ => ApiError::Conflict(format!("call {call_id} has already ended")),
+    }
+}
+
+fn update_error(error: WorkflowUpdateError) -> ApiError {
     match error {
         WorkflowUpdateError::Failed(failure) => ApiError::Conflict(failure.message.clone()),
-        WorkflowUpdateError::NotFound(_) => {
-            ApiError::Conflict(format!("call {call_id} has already ended"))
-        }
+        WorkflowUpdateError::NotFound(_) => ApiError::Conflict("the call has ended".to_owned()),
         WorkflowUpdateError::Rpc(status) => rpc_error(status),
         other => {
             ApiError::Unexpected(anyhow::Error::new(other).context("Failed to update the call"))

@@ -227,6 +227,9 @@ async fn cancel_is_refused_while_driving_and_the_trip_still_completes() {
 
     assert_eq!(api.trip_step(&call, "complete", "d-9").await.status, 200);
     api.wait_for_status(&call, "COMPLETED").await;
+    // An ended call takes no more steps, whether its workflow is still closing its lanes or gone.
+    let again = api.trip_step(&call, "complete", "d-9").await;
+    assert_eq!(again.status, 409, "{:?}", again.body);
     let stores = Stores::open().await;
     assert_eq!(
         stores.payment_status(&call).await.unwrap(),
@@ -483,6 +486,16 @@ async fn bad_requests_get_problem_json_and_change_nothing() {
         )
         .await;
     assert_eq!(unknown_catch.status, 404);
+    for step in ["arrive", "start", "complete"] {
+        let unknown_step = api
+            .send(
+                Method::POST,
+                &format!("/catches/{unknown}/{step}"),
+                Some(json!({"driverId": "d"})),
+            )
+            .await;
+        assert_eq!(unknown_step.status, 404, "{step}: {:?}", unknown_step.body);
+    }
 
     assert_eq!(count().await, before, "a bad request started a workflow");
 }

@@ -94,18 +94,14 @@ async fn create_call(
 ) -> Result<impl IntoResponse, ApiError> {
     let key = idempotency_key(&headers)?;
     let call = request.into_new_call(key.as_deref())?;
-    let call_id = call.call_id;
     let started = workflow::start(&state.temporal, call.clone(), *state.policy).await?;
     if !started {
         return repeated_call(&state, call).await.map(created);
     }
-    // The first workflow task writes the timeline; if the caller worker is slow, answer with what
-    // was accepted rather than wait.
-    let view = match workflow::view(&state.temporal, &call_id).await {
-        Ok(view) => view,
-        Err(_) => accepted_view(call),
-    };
-    Ok(created(view))
+    // The answer is what was accepted: a CREATED call whose timeline its workflow starts writing
+    // with its first task (GET and the event stream show it), so creating costs one start and no
+    // query of a workflow that has not run yet.
+    Ok(created(accepted_view(call)))
 }
 
 /// A repeat of a keyed request: the call it created, as long as it is the same request.
@@ -163,13 +159,7 @@ async fn pay_call(
     AppPath(call_id): AppPath<String>,
 ) -> Result<Json<CallView>, ApiError> {
     let call_id = super::call_id(&call_id)?;
-    let view = workflow::view(&state.temporal, &call_id).await?;
-    if view.status != CallStatus::Created {
-        return Err(ApiError::Conflict(format!(
-            "call {call_id} is {}, not CREATED",
-            view.status
-        )));
-    }
+    // The `pay` validator refuses a call that is not CREATED (409), so nothing is read first.
     let paid = workflow::pay(&state.temporal, &call_id).await?;
     match paid.outcome {
         PayOutcome::Approved => Ok(Json(paid.call)),

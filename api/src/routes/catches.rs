@@ -51,7 +51,7 @@ async fn catch_call(
 ) -> Result<Json<CallView>, ApiError> {
     let call_id = super::call_id(&call_id)?;
     let driver = Driver::parse(&body.driver_id, &body.driver_name)?;
-    workflow::view(&state.temporal, &call_id).await?;
+    // The `catch` validator guards the state (409); an unknown call answers 404 from the update.
     let request = CatchRequest {
         driver_id: driver.driver_id.to_string(),
         driver_name: driver.driver_name,
@@ -134,7 +134,7 @@ async fn trip_step(
 ) -> Result<Json<CallView>, ApiError> {
     let call_id = super::call_id(&call_id)?;
     let driver_id = DriverId::parse(&body.driver_id)?;
-    workflow::view(&state.temporal, &call_id).await?;
+    // The step's validator guards the state and the driver (409); an unknown call answers 404.
     let request = TripStepRequest { driver_id };
     Ok(Json(
         workflow::trip_step(&state.temporal, &call_id, step, request).await?,
