@@ -9,14 +9,16 @@
 # The workspace is edition 2024 (Rust 1.85+); the protobuf definitions compile with the vendored
 # protox, so no protoc is installed. The cargo registry and target/ are BuildKit cache mounts, so a
 # rebuild after a source change recompiles only the workspace crates; target/ lives in the cache,
-# hence the binaries are copied out in the same step.
+# hence the binaries are copied out in the same step. Only the three binaries are built (not the
+# test crate's load generator).
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --workspace --bins \
+    cargo build --release --locked \
+       --bin driver-call-worker --bin driver-call-api --bin payment-sandbox \
     && mkdir -p /out \
     && cp target/release/driver-call-worker target/release/driver-call-api \
           target/release/payment-sandbox /out/
