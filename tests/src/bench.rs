@@ -552,65 +552,33 @@ fn write_reports(options: &BenchOptions, reports: &[VariantReport]) -> anyhow::R
 /// The reports as one Markdown table, a column per variant and, with two, the ratio of the
 /// second to the first.
 pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
-    let mut rows: Vec<(String, Vec<f64>)> = vec![
-        (
-            "calls/s".into(),
-            reports.iter().map(|r| r.calls_per_second).collect(),
-        ),
-        (
-            "history events per call".into(),
-            reports.iter().map(|r| r.events_per_call).collect(),
-        ),
-        (
-            "activities per call".into(),
-            reports.iter().map(|r| r.activities_per_call).collect(),
-        ),
-        (
-            "workflow tasks per call".into(),
-            reports.iter().map(|r| r.workflow_tasks_per_call).collect(),
-        ),
-    ];
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut row = |metric: String, value: &dyn Fn(&VariantReport) -> f64| {
+        rows.push((metric, reports.iter().map(value).collect()));
+    };
+    row("calls/s".into(), &|r| r.calls_per_second);
+    row("history events per call".into(), &|r| r.events_per_call);
+    row("activities per call".into(), &|r| r.activities_per_call);
+    row("workflow tasks per call".into(), &|r| {
+        r.workflow_tasks_per_call
+    });
     for process in ["server", "worker", "api"] {
-        rows.push((
-            format!("{process} CPU ms per call"),
-            reports
-                .iter()
-                .map(|r| r.cpu_ms_per_call.get(process).copied().unwrap_or(0.0))
-                .collect(),
-        ));
+        row(format!("{process} CPU ms per call"), &|r| {
+            r.cpu_ms_per_call.get(process).copied().unwrap_or(0.0)
+        });
     }
-    rows.push((
-        "lifecycle p50 ms".into(),
-        reports.iter().map(|r| r.lifecycle.p50).collect(),
-    ));
-    rows.push((
-        "lifecycle p95 ms".into(),
-        reports.iter().map(|r| r.lifecycle.p95).collect(),
-    ));
+    row("lifecycle p50 ms".into(), &|r| r.lifecycle.p50);
+    row("lifecycle p95 ms".into(), &|r| r.lifecycle.p95);
     for step in [
         "create", "pay", "dispatch", "catch", "arrive", "start", "complete",
     ] {
-        for (q, pick) in [("p50", 0), ("p95", 1), ("p99", 2)] {
-            rows.push((
-                format!("{step} {q} ms"),
-                reports
-                    .iter()
-                    .map(|r| {
-                        let p = r.steps.get(step).cloned().unwrap_or_default();
-                        [p.p50, p.p95, p.p99][pick]
-                    })
-                    .collect(),
-            ));
-        }
+        let of = |r: &VariantReport| r.steps.get(step).cloned().unwrap_or_default();
+        row(format!("{step} p50 ms"), &|r| of(r).p50);
+        row(format!("{step} p95 ms"), &|r| of(r).p95);
+        row(format!("{step} p99 ms"), &|r| of(r).p99);
     }
-    rows.push((
-        "SSE delay p50 ms".into(),
-        reports.iter().map(|r| r.sse_delay.p50).collect(),
-    ));
-    rows.push((
-        "SSE delay p95 ms".into(),
-        reports.iter().map(|r| r.sse_delay.p95).collect(),
-    ));
+    row("SSE delay p50 ms".into(), &|r| r.sse_delay.p50);
+    row("SSE delay p95 ms".into(), &|r| r.sse_delay.p95);
 
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
     let mut out = format!(
