@@ -428,7 +428,8 @@ async fn fifty_concurrent_posts_with_one_idempotency_key_make_one_call() {
 #[tokio::test]
 async fn a_lost_gateway_answer_is_refunded_at_expiry_or_reused_by_the_next_pay() {
     let options = DrillOptions {
-        payment_window: Duration::from_secs(8),
+        // Long enough for two timed-out pays and a retry on a loaded machine, short for the expiry.
+        payment_window: Duration::from_secs(15),
         ..DrillOptions::default()
     };
     let drill = Drill::start("lost-answer", options).await;
