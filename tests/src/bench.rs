@@ -127,7 +127,11 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<VariantReport>> {
     std::fs::create_dir_all(&options.out_dir)?;
     let server = start_server(&options.out_dir)?;
     let client = connect(&server.address()).await?;
-    let mut totals: Vec<Totals> = options.variants.iter().map(|_| Totals::default()).collect();
+    let mut totals: Vec<Measured> = options
+        .variants
+        .iter()
+        .map(|_| Measured::default())
+        .collect();
     for round in 0..options.rounds {
         for (variant, total) in options.variants.iter().zip(&mut totals) {
             let dir = options.out_dir.join(format!("{}-{round}", variant.name));
@@ -151,9 +155,9 @@ fn start_server(out_dir: &Path) -> anyhow::Result<DevServer> {
     DevServer::start_on(&db, free_port()?)
 }
 
-/// Everything one variant's rounds measured.
+/// What one variant's round measured, and, added up, all its rounds.
 #[derive(Default)]
-struct Totals {
+struct Measured {
     samples: Vec<CallSample>,
     load_secs: f64,
     cpu_secs: BTreeMap<String, f64>,
@@ -162,8 +166,8 @@ struct Totals {
     workflow_tasks: usize,
 }
 
-impl Totals {
-    fn add(&mut self, round: Round) {
+impl Measured {
+    fn add(&mut self, round: Measured) {
         self.load_secs += round.load_secs;
         for (process, secs) in round.cpu_secs {
             *self.cpu_secs.entry(process).or_default() += secs;
@@ -209,23 +213,13 @@ impl Totals {
     }
 }
 
-/// One variant's round.
-struct Round {
-    samples: Vec<CallSample>,
-    load_secs: f64,
-    cpu_secs: BTreeMap<String, f64>,
-    events: usize,
-    activities: usize,
-    workflow_tasks: usize,
-}
-
 async fn run_variant(
     options: &BenchOptions,
     variant: &Variant,
     server: &DevServer,
     client: &Client,
     dir: &Path,
-) -> anyhow::Result<Round> {
+) -> anyhow::Result<Measured> {
     std::fs::create_dir_all(dir)?;
     let system = System::start(variant, server, dir).await?;
     let pids = [
@@ -263,7 +257,7 @@ async fn run_variant(
         .collect();
     let (events, activities, workflow_tasks) = history_counts(client, &samples).await?;
     drop(system);
-    Ok(Round {
+    Ok(Measured {
         samples,
         load_secs,
         cpu_secs,
