@@ -95,10 +95,12 @@ pub(crate) async fn start(
 ) -> Result<bool, ApiError> {
     let workflow_id = DriverCallWorkflow::workflow_id(&call.call_id);
     let input = DriverCallInput { call, policy };
+    let search_attributes = DriverCallWorkflow::start_search_attributes(&input);
     temporal
         .patiently(|| async {
             let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id.clone())
                 .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+                .search_attributes(search_attributes.clone())
                 .build();
             let started = temporal
                 .client

@@ -23,6 +23,8 @@ macro_rules! conformance_tests {
             refunds_happen_once_and_only_for_approved_payments: "payment",
             an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopens: "catcher",
             projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back: "dashboard",
+            a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
+            one_follower_holds_the_lease_until_it_lapses: "dashboard",
             a_reader_is_ready_only_once_the_owner_has_migrated: "reader",
         );
     };
@@ -274,6 +276,92 @@ pub async fn projection_is_idempotent_and_an_older_batch_never_moves_the_summary
     assert_eq!(
         streamed[0].status, None,
         "{url}: PaymentApproved changes no status"
+    );
+}
+
+/// A call is followed once; it is resumed after a restart until finished, and discovery goes on
+/// from the newest start it has seen.
+pub async fn a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest(
+    url: &str,
+) {
+    let store = DashboardStore::connect(url).await.expect("dashboard store");
+    assert_eq!(store.newest_follow().await.expect("newest"), None, "{url}");
+    let (first, second) = (new_call_id().to_string(), new_call_id().to_string());
+    assert!(!store.follow(&first, 1_000).await.expect("follow"), "{url}");
+    assert!(
+        !store.follow(&second, 2_000).await.expect("follow"),
+        "{url}"
+    );
+    assert!(
+        !store.follow(&first, 1_000).await.expect("follow again"),
+        "{url}: followed twice"
+    );
+    let unfinished = store.unfinished_follows().await.expect("unfinished");
+    assert_eq!(
+        unfinished,
+        [(first.clone(), 1_000), (second.clone(), 2_000)],
+        "{url}"
+    );
+
+    store.finish_follow(&first).await.expect("finish");
+    assert!(
+        store.follow(&first, 1_000).await.expect("rediscovered"),
+        "{url}: a finished call is followed again"
+    );
+    let unfinished = store.unfinished_follows().await.expect("unfinished");
+    assert_eq!(unfinished, [(second, 2_000)], "{url}");
+    assert_eq!(
+        store.newest_follow().await.expect("newest"),
+        Some(2_000),
+        "{url}"
+    );
+}
+
+/// One follower holds the lease; another takes it only once it has lapsed.
+pub async fn one_follower_holds_the_lease_until_it_lapses(url: &str) {
+    let store = DashboardStore::connect(url).await.expect("dashboard store");
+    let (a, b, t) = ("worker-a", "worker-b", 1_000);
+    assert!(
+        store
+            .hold_follower_lease(a, t, t + 100)
+            .await
+            .expect("take"),
+        "{url}"
+    );
+    assert!(
+        !store
+            .hold_follower_lease(b, t + 50, t + 150)
+            .await
+            .expect("refused"),
+        "{url}"
+    );
+    assert!(
+        store
+            .hold_follower_lease(a, t + 60, t + 160)
+            .await
+            .expect("renew"),
+        "{url}"
+    );
+    assert!(
+        !store
+            .hold_follower_lease(b, t + 150, t + 250)
+            .await
+            .expect("still held"),
+        "{url}"
+    );
+    assert!(
+        store
+            .hold_follower_lease(b, t + 161, t + 261)
+            .await
+            .expect("lapsed"),
+        "{url}"
+    );
+    assert!(
+        !store
+            .hold_follower_lease(a, t + 170, t + 270)
+            .await
+            .expect("lost"),
+        "{url}"
     );
 }
 

@@ -176,6 +176,76 @@ impl DashboardStore {
         Ok(())
     }
 
+    /// Records that the dashboard follows the call's history; answers whether it has already
+    /// been followed to its end (then there is nothing left to project).
+    pub async fn follow(&self, call_id: &str, started_at_ms: i64) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO followed_calls (call_id, started_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (call_id) DO NOTHING",
+        )
+        .bind(call_id)
+        .bind(started_at_ms)
+        .execute(&self.db.pool)
+        .await?;
+        let finished: Option<String> =
+            sqlx::query_scalar("SELECT finished_at FROM followed_calls WHERE call_id = $1")
+                .bind(call_id)
+                .fetch_one(&self.db.pool)
+                .await?;
+        Ok(finished.is_some())
+    }
+
+    /// Records that the call's history has closed and every batch in it is projected.
+    pub async fn finish_follow(&self, call_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE followed_calls SET finished_at = $1 WHERE call_id = $2")
+            .bind(crate::now_rfc3339())
+            .bind(call_id)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The calls followed but not yet to their end (to resume after a restart), with their
+    /// start times.
+    pub async fn unfinished_follows(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT call_id, started_at_ms FROM followed_calls WHERE finished_at IS NULL \
+             ORDER BY started_at_ms",
+        )
+        .fetch_all(&self.db.pool)
+        .await?)
+    }
+
+    /// The start time of the newest call followed: where discovery goes on from.
+    pub async fn newest_follow(&self) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(started_at_ms) FROM followed_calls")
+                .fetch_one(&self.db.pool)
+                .await?,
+        )
+    }
+
+    /// Takes or renews the follower's lease for `holder` until `expires_at_ms`; answers whether
+    /// `holder` holds it (false while another holder's lease has not lapsed at `now_ms`).
+    pub async fn hold_follower_lease(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "INSERT INTO follower_lease (name, holder, expires_at_ms) VALUES ('follower', $1, $2) \
+             ON CONFLICT (name) DO UPDATE SET holder = $1, expires_at_ms = $2 \
+             WHERE follower_lease.holder = $1 OR follower_lease.expires_at_ms < $3",
+        )
+        .bind(holder)
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
     /// The call's timeline as myPage shows it (empty when the call is unknown).
     pub async fn timeline(&self, call_id: &str) -> Result<Vec<TimelineEvent>, StoreError> {
         let rows: Vec<EventRow> = sqlx::query_as(

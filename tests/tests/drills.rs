@@ -14,7 +14,7 @@ use driver_call_tests::drill::{
 use driver_call_tests::{Answer, Api, eventually, unique_mobile};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
-use driver_call_workflows::domain::{CallStatus, CallView};
+use driver_call_workflows::domain::{CallStatus, CallView, EventName, TimelineEvent};
 use serde_json::{Value, json};
 
 const ALL: &str = "caller,payment,catcher,dashboard";
@@ -545,17 +545,22 @@ async fn sigterm_lets_the_payment_in_flight_finish_and_the_processes_exit_cleanl
 async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_readable_call() {
     let drill = Drill::start("query-race", DrillOptions::default()).await;
     let mut old = drill.worker("caller", &[]).await;
-    // No dashboard worker yet: the projection activity waits, to finish once the caller is gone.
-    let _contexts = drill.worker("payment,catcher", &[]).await;
-    let call = caught(&drill, "d-race").await;
+    let _contexts = drill.worker("payment,dashboard", &[]).await;
+    let mut catcher = drill.worker("catcher", &[]).await;
+    let call = paid_and_dispatched(&drill).await;
+    // The catcher goes away after the offer: recording the catch waits, to finish once the
+    // caller is gone.
+    catcher.kill();
+    let answer = drill.api.catch(&call, "d-race").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
     eventually(
         Duration::from_secs(30),
-        "only the projection pending",
+        "only the catch record pending",
         || async {
             let (task, activities) = drill.pending_work(&call).await?;
-            let only_projection =
-                !activities.is_empty() && activities.iter().all(|a| a == "dashboard.project");
-            (!task && only_projection).then_some(())
+            let only_catch =
+                !activities.is_empty() && activities.iter().all(|a| a == "catcher.catch");
+            (!task && only_catch).then_some(())
         },
     )
     .await;
@@ -565,10 +570,10 @@ async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_re
     let api = drill.api.clone();
     let viewer = call.clone();
     let query = tokio::spawn(async move { status_of(&api, &viewer).await });
-    let _dashboard = drill.worker("dashboard", &[]).await;
+    let _catcher = drill.worker("catcher", &[]).await;
     eventually(
         Duration::from_secs(30),
-        "the projection's result",
+        "the catch record's result",
         || async {
             let (task, activities) = drill.pending_work(&call).await?;
             (task && activities.is_empty()).then_some(())
@@ -576,7 +581,7 @@ async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_re
     )
     .await;
     // The driver's arrival is admitted while the workflow task waits, so the new worker gets
-    // the projection's result and the update in one workflow task.
+    // the catch record's result and the update in one workflow task.
     drill
         .admit_update(&call, "arrive", &json!({ "driverId": "d-race" }))
         .await;
@@ -609,4 +614,46 @@ async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_re
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(answer.view().status, CallStatus::Completed);
+}
+
+/// The myPage timeline of `call` as the API serves it from the read model.
+async fn my_page_events(api: &Api, call: &CallView) -> Vec<TimelineEvent> {
+    let answer = api.my_page(call).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    serde_json::from_value(answer.body).expect("a timeline")
+}
+
+/// Two dashboard workers: the one following the calls' histories is killed -9 in the middle of
+/// a call; the standby takes the lease over once it lapses, resumes the unfinished follow, and
+/// the call's myPage ends equal to the workflow's timeline, in order, each event once.
+#[tokio::test]
+async fn killing_the_following_dashboard_worker_hands_the_histories_to_the_standby() {
+    let drill = Drill::start("dashboard-standby", DrillOptions::default()).await;
+    let _contexts = drill.worker("caller,payment,catcher", &[]).await;
+    let mut following = drill.worker("dashboard", &[]).await;
+    let call = caught(&drill, "d-standby").await;
+    eventually(Duration::from_secs(30), "CallCaught on myPage", || async {
+        let events = my_page_events(&drill.api, &call).await;
+        events
+            .iter()
+            .any(|e| e.event == EventName::CallCaught)
+            .then_some(())
+    })
+    .await;
+    let _standby = drill.worker("dashboard", &[]).await;
+    following.kill();
+
+    for step in ["arrive", "start", "complete"] {
+        let answer = drill.api.trip_step(&call, step, "d-standby").await;
+        assert_eq!(answer.status, 200, "{step}: {}", answer.body);
+    }
+    reaches(&drill.api, &call, CallStatus::Completed).await;
+    let expected = drill.api.get_call(&call).await.timeline;
+    assert_eq!(expected.len(), driver_call_tests::COMPLETED_TIMELINE.len());
+    eventually(
+        Duration::from_secs(60),
+        "the standby to catch up",
+        || async { (my_page_events(&drill.api, &call).await == expected).then_some(()) },
+    )
+    .await;
 }

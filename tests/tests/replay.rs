@@ -47,6 +47,13 @@ async fn histories_recorded_with_the_dashboard_projection_still_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_the_unconfirmed_charge_refund_replay() {
+    for path in fixtures_of("v3") {
+        driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
+    }
+}
+
+#[tokio::test]
+async fn histories_recorded_with_the_memo_projection_replay() {
     for path in fixtures_of(driver_call_tests::replay::CURRENT_GENERATION) {
         driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
     }

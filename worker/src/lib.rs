@@ -32,7 +32,7 @@ pub async fn run(
     let mut workers = Vec::new();
     let mut background = tokio::task::JoinSet::new();
     for &context in contexts {
-        let wired = wire(context, config, &metrics)
+        let wired = wire(context, &client, config, &metrics)
             .await
             .with_context(|| format!("Failed to wire the {context} context"))?;
         probe.add(&wired);
@@ -73,6 +73,7 @@ pub async fn run(
 /// One context's worker, from its own settings and database.
 async fn wire(
     context: Context,
+    client: &Client,
     config: &WorkerConfig,
     metrics: &metrics::Metrics,
 ) -> anyhow::Result<ContextWorker> {
@@ -91,7 +92,7 @@ async fn wire(
         }
         Context::Dashboard => {
             let url = stores.dashboard_database_url();
-            dashboard::dashboard_worker(&config.dashboard, &url, grace).await?
+            dashboard::dashboard_worker(client.clone(), &config.dashboard, &url, grace).await?
         }
     };
     Ok(wired)

@@ -1,6 +1,8 @@
-//! Dashboard context: the myPage read model (CQRS) fed by `dashboard.project`, and webhook
-//! notifications of every event, delivered from the read model's outbox.
+//! Dashboard context: the myPage read model (CQRS), fed by the history follower (calls since patch
+//! `memo-projection`) or by `dashboard.project` (older calls), and webhook notifications of every
+//! event, delivered from the read model's outbox.
 
+mod follower;
 mod notify;
 mod worker;
 
@@ -14,6 +16,7 @@ use tokio::sync::Notify;
 pub use driver_call_stores::dashboard::{
     CallSummary, DashboardStore, StreamedEvent, SummaryCursor,
 };
+pub use follower::HistoryFollower;
 pub use notify::{WEBHOOK_IDEMPOTENCY_HEADER, WebhookNotifier};
 pub use worker::{DashboardConfig, dashboard_worker};
 

@@ -6,23 +6,39 @@ use std::time::Duration;
 use driver_call_stores::{DashboardStore, Store};
 use driver_call_workflows::contracts::dashboard::TASK_QUEUE;
 use futures::FutureExt;
+use temporalio_client::Client;
 use temporalio_sdk::WorkerOptions;
 use tokio::sync::Notify;
 
-use super::{Activities, WebhookNotifier};
+use super::{Activities, HistoryFollower, WebhookNotifier};
 use crate::{ContextWorker, WiringError};
 
 /// The dashboard context's settings.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct DashboardConfig {
     /// Where every call event is POSTed as JSON (unset: no webhooks).
     #[arg(long, env = "NOTIFY_WEBHOOK_URL")]
     pub notify_webhook_url: Option<String>,
+    /// How often the history follower looks for calls started since the last look. A call's
+    /// first events reach myPage at most this much later; the events after them, at once.
+    #[arg(long, env = "DASHBOARD_DISCOVERY_INTERVAL", default_value = "250ms", value_parser = driver_call_runtime::humantime_duration)]
+    pub discovery_interval: Duration,
 }
 
-/// Wires the dashboard worker: it owns (and migrates) the read model at `database_url`, and
-/// delivers webhooks from its outbox when a URL is configured.
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            notify_webhook_url: None,
+            discovery_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Wires the dashboard worker: it owns (and migrates) the read model at `database_url`, follows
+/// the calls' histories into it through `client`, and delivers webhooks from its outbox when a
+/// URL is configured.
 pub async fn dashboard_worker(
+    client: Client,
     config: &DashboardConfig,
     database_url: &str,
     graceful_shutdown: Duration,
@@ -34,18 +50,30 @@ pub async fn dashboard_worker(
             source,
         })?;
     let projected = Arc::new(Notify::new());
-    let background = config.notify_webhook_url.as_ref().map(|url| {
-        WebhookNotifier::new(store.clone(), url.clone(), projected.clone())
-            .run()
-            .boxed()
-    });
+    let follower = HistoryFollower::new(
+        client,
+        store.clone(),
+        projected.clone(),
+        config.discovery_interval,
+    );
+    let notifier = config
+        .notify_webhook_url
+        .as_ref()
+        .map(|url| WebhookNotifier::new(store.clone(), url.clone(), projected.clone()).run());
+    let background = async move {
+        match notifier {
+            Some(notifier) => futures::join!(follower.run(), notifier).0,
+            None => follower.run().await,
+        }
+    }
+    .boxed();
     let options = WorkerOptions::new(TASK_QUEUE)
         .register_activities(Activities::new(store.clone(), projected))
         .graceful_shutdown_period(graceful_shutdown)
         .build();
     Ok(ContextWorker {
         store: Some(Store::Dashboard(store)),
-        background,
+        background: Some(background),
         ..ContextWorker::new(options)
     })
 }

@@ -12,7 +12,11 @@ use crate::domain::{CallId, CallStatus, Krw, Location, MobileNumber, TimelineEve
 /// The dashboard context's task queue.
 pub const TASK_QUEUE: &str = "dashboard";
 
-/// Input of `dashboard.project`: the call as it is now, and timeline events not yet projected.
+/// The memo key under which the workflow hands each batch of timeline events to the dashboard
+/// context (a [`ProjectTimelineInput`] in a `WorkflowPropertiesModified` history event).
+pub const PROJECTION_MEMO: &str = "projection";
+
+/// Input of `dashboard.project` and the value of the `projection` memo: the call as it is now, and timeline events not yet projected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectTimelineInput {

@@ -5,14 +5,16 @@
 //! 3. once the call has ended, run each context's lane concurrently: the payment lane refunds, the
 //!    catcher lane records the catch and closes the offer.
 //!
-//! Alongside all of it, the dashboard lane projects each timeline event into the myPage read model
-//! (patch `dashboard-projection`).
+//! Alongside all of it, the projection lane hands each batch of timeline events to the dashboard
+//! context: as a memo upsert that the dashboard follows in the call's history (patch
+//! `memo-projection`), or, in calls started before that patch, as a `dashboard.project` activity
+//! per batch (patch `dashboard-projection`).
 
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
 use temporalio_sdk::{
-    ActivityExecutionError, TimerOptions, WaitConditionOptions, WorkflowCancellationToken,
-    WorkflowContext,
+    ActivityExecutionError, MemoValue, TimerOptions, WaitConditionOptions,
+    WorkflowCancellationToken, WorkflowContext,
     workflows::{join, select},
 };
 
@@ -28,20 +30,37 @@ type OfferFuture = futures::future::Fuse<
 /// Patch that added the dashboard projection lane (calls started before it replay without it).
 const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
 
+/// Patch that moved the projection from an activity per batch to a memo upsert per batch, which
+/// the dashboard context reads from the call's history: no task, no workflow task, no activity.
+const MEMO_PROJECTION_PATCH: &str = "memo-projection";
+
 /// Patch that refunds, by idempotency key, any charge a PAYMENT_REJECTED call may hold.
 const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
 /// The whole run: the call is made, then the saga (and the projection lane beside it).
 pub(super) async fn run(ctx: &Ctx) {
-    let now = ctx.workflow_time();
-    ctx.state_mut(|w| w.call.made(now));
+    if ctx.patched(MEMO_PROJECTION_PATCH) {
+        made(ctx);
+        // The API starts a call with its search attributes; only a start without them (the
+        // `temporal` CLI, say) needs them upserted.
+        if !ctx.state(|w| w.call.started_with(&ctx.search_attributes())) {
+            publish(ctx);
+        }
+        join!(saga(ctx), memo_lane(ctx));
+        return;
+    }
+    made(ctx);
     publish(ctx);
-
     if ctx.patched(DASHBOARD_PROJECTION_PATCH) {
         join!(saga(ctx), projection_lane(ctx));
     } else {
         saga(ctx).await;
     }
+}
+
+fn made(ctx: &Ctx) {
+    let now = ctx.workflow_time();
+    ctx.state_mut(|w| w.call.made(now));
 }
 
 /// Keeps the call's search attributes current.
@@ -64,7 +83,30 @@ async fn saga(ctx: &Ctx) {
     ctx.state_mut(|w| w.call.saga_finished = true);
 }
 
-/// The dashboard lane: projects every timeline event into the myPage read model, in order and
+/// The projection lane: upserts the memo `projection` with each batch of new timeline events,
+/// in the workflow task that recorded them. The dashboard context follows the call's history
+/// and projects each batch, so the call never waits for it, however long the dashboard is down.
+async fn memo_lane(ctx: &Ctx) {
+    let mut projected = 0;
+    loop {
+        wait_until(ctx, move |w| {
+            w.call.timeline.len() > projected || w.call.saga_finished
+        })
+        .await;
+        let (input, recorded) =
+            ctx.state(|w| (w.call.projection_input(projected), w.call.timeline.len()));
+        if recorded == projected {
+            return;
+        }
+        // Plain JSON never fails to serialise; were it to, the next batch carries these events.
+        let memo = [(dashboard::PROJECTION_MEMO, Some(MemoValue::new(input)))];
+        if ctx.upsert_memo(memo).is_ok() {
+            projected = recorded;
+        }
+    }
+}
+
+/// The activity projection lane (calls started before `memo-projection`): projects every timeline event into the myPage read model, in order and
 /// in batches. It never holds the call back: when the dashboard worker is down, the saga goes
 /// on and the events wait here until it returns.
 async fn projection_lane(ctx: &Ctx) {

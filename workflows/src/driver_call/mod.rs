@@ -20,6 +20,7 @@ mod state;
 
 use std::time::Duration;
 
+use temporalio_common::search_attributes::SearchAttributes;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, SyncWorkflowContext, WorkerOptions, WorkflowContext,
@@ -222,6 +223,13 @@ impl DriverCallWorkflow {
         workflow_id
             .strip_prefix("call-")
             .and_then(|id| CallId::parse(id).ok())
+    }
+
+    /// The search attributes a call starts with, so it is found by them from its first moment
+    /// (and the workflow need not upsert them before its first step).
+    pub fn start_search_attributes(input: &DriverCallInput) -> SearchAttributes {
+        let call = CallState::new(input.call.clone(), input.policy);
+        SearchAttributes::new(call.search_attributes())
     }
 
     /// The caller context's worker: this workflow on task queue `driver-call`.

@@ -4,7 +4,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use temporalio_common::search_attributes::{SearchAttributeKey, SearchAttributeUpdate};
+use temporalio_common::search_attributes::{
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes,
+};
 
 use super::messages::{CallPolicy, CancelRequest, CatchRequest, DenyRequest, PayOutcome};
 use crate::contracts::{catcher, dashboard, payment};
@@ -272,6 +274,15 @@ impl CallState {
         attributes
     }
 
+    /// Whether `started` (the search attributes the workflow was started with) already holds
+    /// what [`Self::search_attributes`] would upsert.
+    pub fn started_with(&self, started: &SearchAttributes) -> bool {
+        let wanted = SearchAttributes::new(self.search_attributes());
+        [CALL_STATUS, CUSTOMER_MOBILE, SERVICE_AREA, DRIVER_ID]
+            .iter()
+            .all(|key| wanted.get(key) == started.get(key))
+    }
+
     /// The call as its customer and driver see it.
     pub fn view(&self) -> CallView {
         CallView {
@@ -510,6 +521,14 @@ mod tests {
         for name in SEARCH_ATTRIBUTES {
             assert!(attributes.contains(&format!("\"{name}\"")), "{attributes}");
         }
+    }
+
+    #[test]
+    fn a_call_started_with_its_search_attributes_needs_no_upsert_until_it_moves() {
+        let started = SearchAttributes::new(call().search_attributes());
+        assert!(call().started_with(&started));
+        assert!(!call().started_with(&SearchAttributes::default()));
+        assert!(!dispatched().started_with(&started), "DISPATCHED differs");
     }
 
     #[test]
