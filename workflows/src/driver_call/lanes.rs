@@ -88,16 +88,7 @@ async fn saga(ctx: &Ctx) {
 /// and projects each batch, so the call never waits for it, however long the dashboard is down.
 async fn memo_lane(ctx: &Ctx) {
     let mut projected = 0;
-    loop {
-        wait_until(ctx, move |w| {
-            w.call.timeline.len() > projected || w.call.saga_finished
-        })
-        .await;
-        let (input, recorded) =
-            ctx.state(|w| (w.call.projection_input(projected), w.call.timeline.len()));
-        if recorded == projected {
-            return;
-        }
+    while let Some((input, recorded)) = next_batch(ctx, projected).await {
         // Plain JSON never fails to serialise; were it to, the next batch carries these events.
         let memo = [(dashboard::PROJECTION_MEMO, Some(MemoValue::new(input)))];
         if ctx.upsert_memo(memo).is_ok() {
@@ -106,26 +97,13 @@ async fn memo_lane(ctx: &Ctx) {
     }
 }
 
-/// The activity projection lane (calls started before `memo-projection`): projects every timeline event into the myPage read model, in order and
-/// in batches. It never holds the call back: when the dashboard worker is down, the saga goes
-/// on and the events wait here until it returns.
+/// The activity projection lane (calls started before `memo-projection`): projects every
+/// timeline event into the myPage read model, in order and in batches. It never holds the call
+/// back: when the dashboard worker is down, the saga goes on and the events wait here until it
+/// returns.
 async fn projection_lane(ctx: &Ctx) {
     let mut projected = 0;
-    loop {
-        wait_until(ctx, move |w| {
-            w.call.timeline.len() > projected || w.call.saga_finished
-        })
-        .await;
-        let (input, recorded, finished) = ctx.state(|w| {
-            (
-                w.call.projection_input(projected),
-                w.call.timeline.len(),
-                w.call.saga_finished,
-            )
-        });
-        if recorded == projected && finished {
-            return;
-        }
+    while let Some((input, recorded)) = next_batch(ctx, projected).await {
         let sent = ctx
             .execute_activity(
                 dashboard::DashboardActivities::project,
@@ -139,6 +117,21 @@ async fn projection_lane(ctx: &Ctx) {
         }
         projected = recorded;
     }
+}
+
+/// Waits for timeline events after the first `projected`, and returns them with the length of
+/// the timeline they end at; `None` once the saga has finished and every event is handed on.
+async fn next_batch(
+    ctx: &Ctx,
+    projected: usize,
+) -> Option<(dashboard::ProjectTimelineInput, usize)> {
+    wait_until(ctx, move |w| {
+        w.call.timeline.len() > projected || w.call.saga_finished
+    })
+    .await;
+    let (input, recorded) =
+        ctx.state(|w| (w.call.projection_input(projected), w.call.timeline.len()));
+    (recorded > projected).then_some((input, recorded))
 }
 
 /// Phase 1: the call waits for its payment, a cancel, or the end of `PAYMENT_WINDOW`.
