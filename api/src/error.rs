@@ -37,16 +37,29 @@ pub enum ApiError {
 /// Seconds a client should wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// Where the problem types live: a problem's `type` is this followed by its kind.
+pub(crate) const PROBLEM_TYPES: &str = "https://driver-call.dev/problems/";
+
+/// An error answer's body (`application/problem+json`, RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// The problem type: `https://driver-call.dev/problems/` and its kind.
+    #[schema(example = "https://driver-call.dev/problems/not-found")]
     r#type: &'a str,
+    /// The HTTP status's reason phrase.
+    #[schema(example = "Not Found")]
     title: &'a str,
+    /// The HTTP status.
+    #[schema(example = 404)]
     status: u16,
+    /// What went wrong, for a person to read.
+    #[schema(example = "call 6f1c1a0e-4d7e-4a55-9a57-2a8f7e3c1b00 not found")]
     detail: String,
 }
 
 impl ApiError {
-    fn status_and_type(&self) -> (StatusCode, &'static str) {
+    /// The status this error answers with and its problem kind (the end of its `type`).
+    pub(crate) fn status_and_type(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "malformed-request"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-request"),
@@ -69,7 +82,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error.cause_chain = ?error, error.message = %error, "request failed");
         }
         let problem = Problem {
-            r#type: &format!("https://driver-call.dev/problems/{problem_type}"),
+            r#type: &format!("{PROBLEM_TYPES}{problem_type}"),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.to_string(),

@@ -5,13 +5,14 @@
 pub mod config;
 mod error;
 mod extract;
+pub mod identity;
+mod openapi;
 mod routes;
 mod workflow;
 
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
-use axum::routing::get;
 use axum_prometheus::PrometheusMetricLayer;
 use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore, Store};
@@ -21,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 pub use config::ApiConfig;
 pub use error::ApiError;
+pub use openapi::{DOCS_PATH, OPENAPI_PATH};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -64,23 +66,26 @@ impl AppState {
     }
 }
 
-/// The whole API, with request metrics on `/metrics`.
+/// The whole API, with request metrics on `/metrics`, its OpenAPI document on `/openapi.json`
+/// and the reference on `/docs`.
 pub fn app(state: AppState) -> Router {
     let (metric_layer, metrics) = request_metrics();
-    Router::new()
-        .merge(routes::calls::router())
-        .merge(routes::catches::router())
-        .merge(routes::dashboards::router())
-        .merge(routes::payments::router())
-        .merge(routes::health::router())
-        .fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
+    let (api, _) = routes::router().split_for_parts();
+    let (metrics, _) = routes::health::metrics_router()
+        .with_state(metrics)
+        .split_for_parts();
+    api.fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
         .layer(TraceLayer::new_for_http())
         .layer(metric_layer)
         .with_state(state)
-        .route(
-            "/metrics",
-            get(move || std::future::ready(metrics.render())),
-        )
+        .merge(metrics)
+        .merge(openapi::serve(openapi()))
+}
+
+/// The API's OpenAPI 3.1 document, built from the very routers [`app`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let routes = routes::router().into_openapi();
+    openapi::document(routes.merge_from(routes::health::metrics_router().into_openapi()))
 }
 
 /// The request-metrics layer and the handle that renders them. The recorder is process-global,

@@ -12,6 +12,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/catcher");
 /// An open offer as drivers see it (`GET /catches?area=`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OpenOffer {
     /// The call on offer.
     pub call_id: String,

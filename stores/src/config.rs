@@ -19,6 +19,10 @@ pub struct StoreConfig {
     /// The dashboard context's database (default: SQLite `dashboard.db` under DATA_DIR).
     #[arg(long, env = "DASHBOARD_DATABASE_URL")]
     pub dashboard_database_url: Option<String>,
+    /// The identity context's database, owned by the API (default: SQLite `identity.db` under
+    /// DATA_DIR).
+    #[arg(long, env = "IDENTITY_DATABASE_URL")]
+    pub identity_database_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -29,6 +33,7 @@ impl StoreConfig {
             payment_database_url: None,
             catcher_database_url: None,
             dashboard_database_url: None,
+            identity_database_url: None,
         }
     }
 
@@ -45,6 +50,11 @@ impl StoreConfig {
     /// The dashboard database URL, defaulting to SQLite under `data_dir`.
     pub fn dashboard_database_url(&self) -> String {
         self.url_of(&self.dashboard_database_url, "dashboard")
+    }
+
+    /// The identity database URL, defaulting to SQLite under `data_dir`.
+    pub fn identity_database_url(&self) -> String {
+        self.url_of(&self.identity_database_url, "identity")
     }
 
     fn url_of(&self, configured: &Option<String>, context: &str) -> String {

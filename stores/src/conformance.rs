@@ -9,8 +9,11 @@ use driver_call_workflows::domain::{
     CallId, CallStatus, Driver, EventName, Krw, Location, MobileNumber, PayType, TimelineEvent,
 };
 
+use std::time::{Duration, SystemTime};
+
+use crate::identity::{CodeIssue, NewCode, NewDriverRecord, RateLimit, Role, StoredHash};
 use crate::payment::{PaymentOutcome, UnconfirmedCharge};
-use crate::{CatcherStore, DashboardStore, PaymentStore};
+use crate::{CatcherStore, DashboardStore, IdentityStore, PaymentStore};
 
 /// One `#[tokio::test]` per check, each on a database from `$fresh(context).await`.
 #[macro_export]
@@ -26,6 +29,11 @@ macro_rules! conformance_tests {
             a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
             one_follower_holds_the_lease_until_it_lapses: "dashboard",
             a_reader_is_ready_only_once_the_owner_has_migrated: "reader",
+            a_one_time_code_expires_is_used_once_and_a_newer_one_replaces_it: "identity",
+            five_wrong_codes_in_a_row_invalidate_the_code: "identity",
+            code_requests_are_limited_per_number_within_a_sliding_window: "identity",
+            disabling_a_driver_revokes_their_tokens_and_usernames_are_unique: "identity",
+            customers_are_recorded_once_and_a_new_operator_password_revokes_tokens: "identity",
         );
     };
     (@each $fresh:path, $($check:ident: $context:literal),* $(,)?) => {
@@ -393,4 +401,284 @@ pub async fn a_reader_is_ready_only_once_the_owner_has_migrated(url: &str) {
         .expect("recorded");
     let seen = reader.find_by_call(&call_id.to_string()).await;
     assert_eq!(seen.expect("find").expect("row").pay_amount, 6000, "{url}");
+}
+
+/// The spec's code rules: 5 requests per number per 10 minutes, each code valid 5 minutes.
+const CODE_LIMIT: RateLimit = RateLimit {
+    max_requests: 5,
+    window: Duration::from_secs(600),
+};
+const CODE_VALIDITY: Duration = Duration::from_secs(300);
+const MAX_WRONG_CODES: u32 = 5;
+
+/// `secs` seconds after a fixed instant (the identity store takes the time from its caller).
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + secs)
+}
+
+fn hash(text: &str) -> StoredHash {
+    StoredHash::new(text.to_owned())
+}
+
+fn code<'a>(mobile: &'a str, code_hash: &str) -> NewCode<'a> {
+    NewCode {
+        mobile,
+        code_hash: hash(code_hash),
+        valid_for: CODE_VALIDITY,
+    }
+}
+
+async fn issue(store: &IdentityStore, mobile: &str, code_hash: &str, now: SystemTime) -> CodeIssue {
+    let issued = store
+        .issue_code(code(mobile, code_hash), now, CODE_LIMIT)
+        .await;
+    issued.expect("issue a code")
+}
+
+async fn live_code(store: &IdentityStore, mobile: &str) -> crate::identity::StoredCode {
+    let stored = store.code_of(mobile).await.expect("read the code");
+    stored.expect("a live code")
+}
+
+/// A code fails once expired, signs in once, and a newer code of the number replaces it.
+pub async fn a_one_time_code_expires_is_used_once_and_a_newer_one_replaces_it(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let mobile = "01011112222";
+    assert_eq!(
+        issue(&store, mobile, "h1", at(0)).await,
+        CodeIssue::Issued,
+        "{url}"
+    );
+    let first = live_code(&store, mobile).await;
+    assert_eq!(first.code_hash, hash("h1"), "{url}");
+    assert_eq!(
+        (first.issued_at, first.expires_at),
+        (at(0), at(300)),
+        "{url}"
+    );
+    assert_eq!((first.failed_attempts, first.used), (0, false), "{url}");
+    let expired = store
+        .use_code(&first.code_id, at(300), MAX_WRONG_CODES)
+        .await;
+    assert!(!expired.expect("use"), "{url}: an expired code signed in");
+
+    assert_eq!(
+        issue(&store, mobile, "h2", at(310)).await,
+        CodeIssue::Issued,
+        "{url}"
+    );
+    let second = live_code(&store, mobile).await;
+    assert_ne!(second.code_id, first.code_id, "{url}");
+    let replaced = store
+        .use_code(&first.code_id, at(311), MAX_WRONG_CODES)
+        .await;
+    assert!(!replaced.expect("use"), "{url}: a replaced code signed in");
+    let used = store
+        .use_code(&second.code_id, at(311), MAX_WRONG_CODES)
+        .await;
+    assert!(used.expect("use"), "{url}");
+    let again = store
+        .use_code(&second.code_id, at(312), MAX_WRONG_CODES)
+        .await;
+    assert!(!again.expect("use"), "{url}: a code signed in twice");
+    assert!(live_code(&store, mobile).await.used, "{url}");
+    assert_eq!(
+        store.code_of("01099998888").await.expect("read"),
+        None,
+        "{url}"
+    );
+}
+
+/// Five wrong answers in a row invalidate the code even for the right answer; a new code starts
+/// afresh, and a used code counts no more wrong answers.
+pub async fn five_wrong_codes_in_a_row_invalidate_the_code(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let mobile = "01033334444";
+    issue(&store, mobile, "h1", at(0)).await;
+    let first = live_code(&store, mobile).await;
+    for n in 1..=MAX_WRONG_CODES {
+        let wrong = store.record_wrong_code(&first.code_id).await;
+        assert_eq!(wrong.expect("wrong code"), n, "{url}");
+    }
+    let right = store.use_code(&first.code_id, at(1), MAX_WRONG_CODES).await;
+    assert!(!right.expect("use"), "{url}: an exhausted code signed in");
+
+    issue(&store, mobile, "h2", at(2)).await;
+    let second = live_code(&store, mobile).await;
+    assert_eq!(second.failed_attempts, 0, "{url}");
+    store
+        .record_wrong_code(&second.code_id)
+        .await
+        .expect("wrong");
+    let used = store
+        .use_code(&second.code_id, at(3), MAX_WRONG_CODES)
+        .await;
+    assert!(used.expect("use"), "{url}");
+    let after = store.record_wrong_code(&second.code_id).await;
+    assert_eq!(
+        after.expect("wrong"),
+        0,
+        "{url}: a used code counted a wrong answer"
+    );
+}
+
+/// A number gets at most five codes in any ten minutes; a limited request changes nothing and
+/// says when the oldest request leaves the window; other numbers are not limited.
+pub async fn code_requests_are_limited_per_number_within_a_sliding_window(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let (mobile, other) = ("01055557777", "01055558888");
+    for n in 0..5 {
+        let issued = issue(&store, mobile, &format!("h{n}"), at(n * 60)).await;
+        assert_eq!(issued, CodeIssue::Issued, "{url}: request {n}");
+    }
+    let limited = issue(&store, mobile, "late", at(300)).await;
+    let retry_after = Duration::from_secs(300);
+    assert_eq!(limited, CodeIssue::Limited { retry_after }, "{url}");
+    assert_eq!(
+        live_code(&store, mobile).await.code_hash,
+        hash("h4"),
+        "{url}"
+    );
+    assert_eq!(
+        issue(&store, other, "o", at(300)).await,
+        CodeIssue::Issued,
+        "{url}"
+    );
+
+    let oldest_left = issue(&store, mobile, "h5", at(600)).await;
+    assert_eq!(
+        oldest_left,
+        CodeIssue::Issued,
+        "{url}: the window did not slide"
+    );
+    let limited = issue(&store, mobile, "late", at(601)).await;
+    let retry_after = Duration::from_secs(59);
+    assert_eq!(limited, CodeIssue::Limited { retry_after }, "{url}");
+}
+
+async fn account_of(store: &IdentityStore, username: &str) -> crate::identity::PasswordAccount {
+    let account = store
+        .password_account(username)
+        .await
+        .expect("read the account");
+    account.expect("an account")
+}
+
+fn new_driver<'a>(username: &'a str, areas: &'a [String]) -> NewDriverRecord<'a> {
+    NewDriverRecord {
+        username,
+        name: "Kim",
+        mobile: "01012340000",
+        password_hash: hash("driver-hash"),
+        areas,
+    }
+}
+
+/// Disabling a driver revokes every token they hold at once (twice is once); a username is
+/// taken once across drivers and operators.
+pub async fn disabling_a_driver_revokes_their_tokens_and_usernames_are_unique(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let areas = vec!["mapo".to_owned(), "kangnam".to_owned()];
+    assert!(
+        store
+            .create_operator("ops", &hash("ops-hash"), at(0))
+            .await
+            .expect("operator")
+    );
+    let kim = store
+        .register_driver(new_driver("kim", &areas), at(1))
+        .await;
+    let kim = kim.expect("register").expect("registered");
+    assert_eq!(
+        (kim.username.as_str(), kim.areas.clone()),
+        ("kim", areas.clone()),
+        "{url}"
+    );
+    assert!(!kim.is_disabled(), "{url}");
+    for taken in ["kim", "ops"] {
+        let again = store
+            .register_driver(new_driver(taken, &areas), at(2))
+            .await;
+        assert_eq!(
+            again.expect("register"),
+            None,
+            "{url}: {taken} registered twice"
+        );
+    }
+    let operator = store.create_operator("kim", &hash("x"), at(2)).await;
+    assert!(
+        !operator.expect("operator"),
+        "{url}: an operator took a driver's name"
+    );
+    let account = account_of(&store, "kim").await;
+    assert_eq!(
+        (account.role, account.disabled),
+        (Role::Driver, false),
+        "{url}"
+    );
+    assert_eq!(account.password_hash, hash("driver-hash"), "{url}");
+    let generation = store.active_generation(Role::Driver, "kim").await;
+    assert_eq!(generation.expect("generation"), Some(0), "{url}");
+
+    let disabled = store.disable_driver("kim", at(10)).await.expect("disable");
+    let disabled = disabled.expect("kim");
+    assert!(disabled.is_disabled(), "{url}");
+    assert_eq!(disabled.token_generation, 1, "{url}");
+    let generation = store.active_generation(Role::Driver, "kim").await;
+    assert_eq!(
+        generation.expect("generation"),
+        None,
+        "{url}: a disabled driver's token works"
+    );
+    let twice = store.disable_driver("kim", at(20)).await.expect("disable");
+    assert_eq!(
+        twice.expect("kim"),
+        disabled,
+        "{url}: disabling twice changed the driver"
+    );
+    let account = account_of(&store, "kim").await;
+    assert!(account.disabled, "{url}");
+    let nobody = store.disable_driver("nobody", at(20)).await;
+    assert_eq!(nobody.expect("disable"), None, "{url}");
+    assert_eq!(store.drivers().await.expect("drivers"), [disabled], "{url}");
+}
+
+/// A customer is recorded on first sign-in only; an operator's new password revokes their tokens.
+pub async fn customers_are_recorded_once_and_a_new_operator_password_revokes_tokens(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let mobile = "01066667777";
+    let unknown = store.active_generation(Role::Customer, mobile).await;
+    assert_eq!(unknown.expect("generation"), None, "{url}");
+    for _ in 0..2 {
+        let generation = store.sign_in_customer(mobile, at(0)).await;
+        assert_eq!(generation.expect("sign in"), 0, "{url}");
+    }
+
+    assert!(
+        store
+            .create_operator("ops", &hash("old"), at(0))
+            .await
+            .expect("operator")
+    );
+    let again = store.create_operator("ops", &hash("other"), at(1)).await;
+    assert!(
+        !again.expect("operator"),
+        "{url}: an operator was created twice"
+    );
+    let replaced = store
+        .replace_operator_password("ops", &hash("new"), at(2))
+        .await;
+    assert!(replaced.expect("replace"), "{url}");
+    let account = account_of(&store, "ops").await;
+    assert_eq!(
+        (account.role, account.password_hash),
+        (Role::Operator, hash("new")),
+        "{url}"
+    );
+    let generation = store.active_generation(Role::Operator, "ops").await;
+    assert_eq!(generation.expect("generation"), Some(1), "{url}");
+    let nobody = store
+        .replace_operator_password("nobody", &hash("x"), at(2))
+        .await;
+    assert!(!nobody.expect("replace"), "{url}");
 }

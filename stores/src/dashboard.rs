@@ -23,6 +23,7 @@ fn migrator_for(url: &str) -> &'static Migrator {
 /// A call on a customer's myPage list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallSummary {
     /// The call.
     pub call_id: String,
@@ -73,6 +74,7 @@ impl std::fmt::Display for SummaryCursor {
 /// A timeline event as streamed and delivered to subscribers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamedEvent {
     /// Position in the whole read model (the per-customer stream's id).
     #[serde(skip)]

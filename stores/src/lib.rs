@@ -1,6 +1,6 @@
 //! The bounded contexts' stores, each in its own database with its own migrations: `payment`
-//! (the payments ledger), `catcher` (offers and catches) and `dashboard` (the myPage read model
-//! and its webhook outbox).
+//! (the payments ledger), `catcher` (offers and catches), `dashboard` (the myPage read model
+//! and its webhook outbox) and `identity` (accounts and sign-in codes, owned by the API).
 //!
 //! A context's worker owns its database: it opens it with `connect`, which creates and migrates
 //! it. Every other process (the API) opens it with `open_reader`, which neither creates nor
@@ -12,12 +12,14 @@ mod config;
 pub mod conformance;
 pub mod dashboard;
 pub mod db;
+pub mod identity;
 pub mod payment;
 
 pub use catcher::CatcherStore;
 pub use config::StoreConfig;
 pub use dashboard::DashboardStore;
 pub use db::StoreError;
+pub use identity::IdentityStore;
 pub use payment::PaymentStore;
 
 /// A store whose database a readiness probe asks.
@@ -29,6 +31,8 @@ pub enum Store {
     Catcher(CatcherStore),
     /// The myPage read model.
     Dashboard(DashboardStore),
+    /// Accounts and sign-in codes.
+    Identity(IdentityStore),
 }
 
 impl Store {
@@ -38,6 +42,7 @@ impl Store {
             Store::Payment(_) => "paymentStore",
             Store::Catcher(_) => "catcherStore",
             Store::Dashboard(_) => "dashboardStore",
+            Store::Identity(_) => "identityStore",
         }
     }
 
@@ -47,6 +52,7 @@ impl Store {
             Store::Payment(store) => store.ping().await,
             Store::Catcher(store) => store.ping().await,
             Store::Dashboard(store) => store.ping().await,
+            Store::Identity(store) => store.ping().await,
         };
         if let Err(error) = &answer {
             tracing::debug!(store = self.name(), %error, "store not ready");

@@ -12,6 +12,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/payment");
 /// A payment as the ledger holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PaymentRecord {
     /// The payment's id.
     pub payment_id: String,

@@ -1,36 +1,52 @@
 //! `/calls`: the customer's side of a call.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use driver_call_workflows::domain::{
     CallId, CallStatus, CallTransition, CallView, Krw, Location, MobileNumber, NewCall, PayType,
 };
 use driver_call_workflows::driver_call::{CancelRequest, PayOutcome};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::CallIdParam;
 use crate::extract::{AppJson, AppPath};
+use crate::openapi::problems::{
+    BadRequest, Conflict, Invalid, NotFound, PaymentRejected, Unavailable, Unexpected,
+    UnsupportedMediaType,
+};
 use crate::{ApiError, AppState, workflow};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/calls", post(create_call))
-        .route("/calls/{call_id}", get(get_call).delete(cancel_call))
-        .route("/calls/{call_id}/pay", post(pay_call))
-        .route("/calls/{call_id}/cancel", post(cancel_call))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_call))
+        .routes(routes!(get_call, delete_call))
+        .routes(routes!(pay_call))
+        .routes(routes!(cancel_call))
 }
 
 /// Body of `POST /calls`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateCallRequest {
+    /// The customer's mobile number: digits, with spaces, dashes and a leading `+` allowed.
+    #[schema(value_type = MobileNumber)]
     mobile: String,
+    /// Where the driver picks the customer (and the car) up, 1 to 200 characters.
+    #[schema(value_type = Location)]
     location: String,
+    /// Where the customer is going, at most 200 characters (blank means none).
+    #[schema(example = "Bundang")]
     destination: Option<String>,
+    /// How the fare is pre-paid.
+    #[schema(value_type = PayType)]
     pay_type: String,
+    /// The quoted fare in KRW.
+    #[schema(value_type = Krw)]
     pay_amount: i64,
 }
 
@@ -86,6 +102,29 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
+/// Request a driver.
+///
+/// Starts the call's workflow and answers the call as accepted (CREATED). With an
+/// `Idempotency-Key`, every repeat of the same request answers the call it created.
+#[utoipa::path(
+    post,
+    path = "/calls",
+    tag = "calls",
+    params((
+        "Idempotency-Key" = Option<String>, Header, nullable = false,
+        description = "Makes the request repeatable: the same key from the same customer names \
+            the same call (1 to 255 visible ASCII characters).",
+        min_length = 1, max_length = 255,
+    )),
+    request_body = CreateCallRequest,
+    responses(
+        (
+            status = 201, description = "The call, as accepted.", body = CallView,
+            headers(("Location" = String, description = "`/calls/{callId}`")),
+        ),
+        BadRequest, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+    ),
+)]
 #[tracing::instrument(skip_all)]
 async fn create_call(
     State(state): State<AppState>,
@@ -145,6 +184,17 @@ fn accepted_view(call: NewCall) -> CallView {
     }
 }
 
+/// The call as it is now, with its timeline.
+#[utoipa::path(
+    get,
+    path = "/calls/{call_id}",
+    tag = "calls",
+    params(CallIdParam),
+    responses(
+        (status = 200, description = "The call.", body = CallView),
+        NotFound, Unavailable, Unexpected,
+    ),
+)]
 async fn get_call(
     State(state): State<AppState>,
     AppPath(call_id): AppPath<String>,
@@ -153,6 +203,20 @@ async fn get_call(
     Ok(Json(workflow::view(&state.temporal, &call_id).await?))
 }
 
+/// Pay the call's fare.
+///
+/// The payment context approves it at once (the call goes PAID, then DISPATCHED) or rejects it
+/// (the call ends PAYMENT_REJECTED).
+#[utoipa::path(
+    post,
+    path = "/calls/{call_id}/pay",
+    tag = "calls",
+    params(CallIdParam),
+    responses(
+        (status = 200, description = "The call, paid.", body = CallView),
+        PaymentRejected, NotFound, Conflict, Unavailable, Unexpected,
+    ),
+)]
 #[tracing::instrument(skip(state))]
 async fn pay_call(
     State(state): State<AppState>,
@@ -170,9 +234,40 @@ async fn pay_call(
     }
 }
 
-/// `POST /calls/{id}/cancel` and `DELETE /calls/{id}`; the body `{reason?}` is optional.
-#[tracing::instrument(skip(state, body))]
-async fn cancel_call(
+/// Cancel is one operation under two routes, `POST /calls/{call_id}/cancel` and
+/// `DELETE /calls/{call_id}`: each route's handler has this description and does [`cancel`].
+macro_rules! cancel_route {
+    ($handler:ident, $method:ident, $path:literal) => {
+        /// Cancel the call.
+        ///
+        /// Its payment is refunded and its offer closed. The body is optional.
+        #[utoipa::path(
+            $method,
+            path = $path,
+            tag = "calls",
+            params(CallIdParam),
+            request_body(content = Option<CancelRequest>, content_type = "application/json"),
+            responses(
+                (status = 202, description = "The call, cancelling.", body = CallView),
+                NotFound, Conflict, Invalid, Unavailable, Unexpected,
+            ),
+        )]
+        async fn $handler(
+            state: State<AppState>,
+            call_id: AppPath<String>,
+            body: Bytes,
+        ) -> Result<impl IntoResponse, ApiError> {
+            cancel(state, call_id, body).await
+        }
+    };
+}
+
+cancel_route!(cancel_call, post, "/calls/{call_id}/cancel");
+cancel_route!(delete_call, delete, "/calls/{call_id}");
+
+/// Cancels the call; the body `{reason?}` is optional.
+#[tracing::instrument(name = "cancel_call", skip(state, body))]
+async fn cancel(
     State(state): State<AppState>,
     AppPath(call_id): AppPath<String>,
     body: Bytes,

@@ -1,34 +1,53 @@
 //! `/catches`: the drivers' side of a call.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use driver_call_stores::catcher::OpenOffer;
 use driver_call_workflows::domain::{CallTransition, CallView, Driver, DriverId};
 use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::CallIdParam;
 use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::openapi::problems::{
+    BadRequest, Conflict, Invalid, NotFound, Unavailable, Unexpected, UnsupportedMediaType,
+};
 use crate::workflow::{self, TripStep};
 use crate::{ApiError, AppState};
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/catches", get(open_offers))
-        .route("/catches/{call_id}", post(catch_call))
-        .route("/catches/{call_id}/deny", post(deny_call))
-        .route("/catches/{call_id}/arrive", post(arrive))
-        .route("/catches/{call_id}/start", post(start_trip))
-        .route("/catches/{call_id}/complete", post(complete))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open_offers))
+        .routes(routes!(catch_call))
+        .routes(routes!(deny_call))
+        .routes(routes!(arrive))
+        .routes(routes!(start_trip))
+        .routes(routes!(complete))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AreaQuery {
+    /// The service area: the first word of a call's location, matched case-insensitively.
+    #[param(example = "kangnam")]
     area: String,
 }
 
+/// The open offers of a service area, for its drivers.
+#[utoipa::path(
+    get,
+    path = "/catches",
+    tag = "catches",
+    params(AreaQuery),
+    responses(
+        (status = 200, description = "The area's open offers.", body = Vec<OpenOffer>),
+        Invalid, Unexpected,
+    ),
+)]
 async fn open_offers(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<AreaQuery>,
@@ -36,13 +55,32 @@ async fn open_offers(
     Ok(Json(state.catches.open_offers(&query.area).await?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /catches/{call_id}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CatchBody {
+    /// The catching driver's id, 1 to 64 characters.
+    #[schema(value_type = DriverId)]
     driver_id: String,
+    /// The name the customer sees, 1 to 200 characters.
+    #[schema(example = "Kim")]
     driver_name: String,
 }
 
+/// Catch a dispatched call.
+///
+/// The first driver to ask wins it.
+#[utoipa::path(
+    post,
+    path = "/catches/{call_id}",
+    tag = "catches",
+    params(CallIdParam),
+    request_body = CatchBody,
+    responses(
+        (status = 200, description = "The call, caught by this driver.", body = CallView),
+        BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+    ),
+)]
 #[tracing::instrument(skip(state, body))]
 async fn catch_call(
     State(state): State<AppState>,
@@ -61,11 +99,28 @@ async fn catch_call(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of `POST /catches/{call_id}/deny`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct DenyBody {
+    /// Why the call is denied (not blank).
+    #[schema(example = "no drivers")]
     reason: String,
 }
 
+/// Deny a call.
+///
+/// Only before a driver caught it; its payment is refunded and its offer closed.
+#[utoipa::path(
+    post,
+    path = "/catches/{call_id}/deny",
+    tag = "catches",
+    params(CallIdParam),
+    request_body = DenyBody,
+    responses(
+        (status = 202, description = "The call, being denied.", body = CallView),
+        BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+    ),
+)]
 #[tracing::instrument(skip(state, body))]
 async fn deny_call(
     State(state): State<AppState>,
@@ -95,35 +150,61 @@ async fn deny_call(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
-#[derive(Debug, Deserialize)]
+/// Body of the trip steps: the driver who caught the call.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TripStepBody {
+    /// The id of the driver who caught the call.
+    #[schema(value_type = DriverId)]
     driver_id: String,
 }
 
-async fn arrive(
-    state: State<AppState>,
-    call_id: AppPath<String>,
-    body: AppJson<TripStepBody>,
-) -> Result<Json<CallView>, ApiError> {
-    trip_step(state, call_id, body, TripStep::Arrive).await
+/// A trip step's route: the caught call's driver reporting the step (the step's validator
+/// guards the call's state and the driver: 409).
+#[rustfmt::skip] // rustfmt would indent the attribute's arguments twice.
+macro_rules! trip_step_route {
+    ($handler:ident, $path:literal, $step:ident, $summary:literal) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "catches",
+            params(CallIdParam),
+            request_body = TripStepBody,
+            responses(
+                (status = 200, description = "The call, one step on.", body = CallView),
+                BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable,
+                Unexpected,
+            ),
+        )]
+        async fn $handler(
+            state: State<AppState>,
+            call_id: AppPath<String>,
+            body: AppJson<TripStepBody>,
+        ) -> Result<Json<CallView>, ApiError> {
+            trip_step(state, call_id, body, TripStep::$step).await
+        }
+    };
 }
 
-async fn start_trip(
-    state: State<AppState>,
-    call_id: AppPath<String>,
-    body: AppJson<TripStepBody>,
-) -> Result<Json<CallView>, ApiError> {
-    trip_step(state, call_id, body, TripStep::StartTrip).await
-}
-
-async fn complete(
-    state: State<AppState>,
-    call_id: AppPath<String>,
-    body: AppJson<TripStepBody>,
-) -> Result<Json<CallView>, ApiError> {
-    trip_step(state, call_id, body, TripStep::Complete).await
-}
+trip_step_route!(
+    arrive,
+    "/catches/{call_id}/arrive",
+    Arrive,
+    "The driver is at the pickup location."
+);
+trip_step_route!(
+    start_trip,
+    "/catches/{call_id}/start",
+    StartTrip,
+    "The trip starts."
+);
+trip_step_route!(
+    complete,
+    "/catches/{call_id}/complete",
+    Complete,
+    "The trip is over."
+);
 
 #[tracing::instrument(skip(state, body))]
 async fn trip_step(

@@ -4,18 +4,21 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
-use driver_call_stores::dashboard::{DashboardStore, StreamedEvent, SummaryCursor};
+use driver_call_stores::dashboard::{CallSummary, DashboardStore, StreamedEvent, SummaryCursor};
 use driver_call_workflows::domain::{MobileNumber, TimelineEvent};
 use futures::Stream;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::CallIdParam;
 use crate::extract::{AppPath, AppQuery};
+use crate::openapi::problems::{Invalid, NotFound, Unexpected};
 use crate::{ApiError, AppState};
 
 /// How often a stream looks for new events in the read model.
@@ -23,14 +26,27 @@ const STREAM_POLL: Duration = Duration::from_millis(200);
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/dashboards", get(calls_of_customer))
-        .route("/dashboards/myPage/{call_id}", get(my_page))
-        .route("/dashboards/events", get(customer_events))
-        .route("/calls/{call_id}/events", get(call_events))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(calls_of_customer))
+        .routes(routes!(my_page))
+        .routes(routes!(customer_events))
+        .routes(routes!(call_events))
 }
 
+/// The call's myPage.
+///
+/// Its timeline as the read model holds it (so it answers while Temporal is down).
+#[utoipa::path(
+    get,
+    path = "/dashboards/myPage/{call_id}",
+    tag = "dashboards",
+    params(CallIdParam),
+    responses(
+        (status = 200, description = "The call's timeline.", body = Vec<TimelineEvent>),
+        NotFound, Unexpected,
+    ),
+)]
 async fn my_page(
     State(state): State<AppState>,
     AppPath(call_id): AppPath<String>,
@@ -45,14 +61,36 @@ async fn my_page(
     Ok(Json(timeline))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CustomerQuery {
+    /// The customer's mobile number.
+    #[param(value_type = MobileNumber)]
     mobile: String,
+    /// Where the page starts: from the `Link` header of the page before (opaque).
     cursor: Option<String>,
+    /// How many calls a page holds (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
-/// Every call of a customer, newest first; the next page is in the `Link` header.
+/// Every call of a customer.
+///
+/// Newest first; the next page is in the `Link` header.
+#[utoipa::path(
+    get,
+    path = "/dashboards",
+    tag = "dashboards",
+    params(CustomerQuery),
+    responses(
+        (
+            status = 200, description = "A page of the customer's calls.",
+            body = Vec<CallSummary>,
+            headers(("Link" = String, description = "The next page, `rel=\"next\"`, if any.")),
+        ),
+        Invalid, Unexpected,
+    ),
+)]
 async fn calls_of_customer(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<CustomerQuery>,
@@ -98,7 +136,29 @@ fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::Invalid("Last-Event-ID must be a number".to_owned()))
 }
 
-/// Every status change of a call; each event's `id:` is its timeline seq.
+/// Every event of a call, live.
+///
+/// Server-sent events, resumable with `Last-Event-ID`: each event's `id:` is its timeline seq,
+/// its `event:` the event's name, its `data:` a `StreamedEvent`.
+#[utoipa::path(
+    get,
+    path = "/calls/{call_id}/events",
+    tag = "dashboards",
+    params(
+        CallIdParam,
+        (
+            "Last-Event-ID" = Option<i64>, Header, nullable = false,
+            description = "The last `id:` a client saw.",
+        ),
+    ),
+    responses(
+        (
+            status = 200, description = "The call's events, streamed until the client leaves.",
+            content_type = "text/event-stream", body = String,
+        ),
+        NotFound, Invalid,
+    ),
+)]
 async fn call_events(
     State(state): State<AppState>,
     AppPath(call_id): AppPath<String>,
@@ -118,12 +178,37 @@ async fn call_events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StreamQuery {
+    /// The customer's mobile number.
+    #[param(value_type = MobileNumber)]
     mobile: String,
 }
 
-/// Every event of every call of a customer; each `id:` is its position in the read model.
+/// Every event of every call of a customer, live.
+///
+/// Server-sent events, resumable with `Last-Event-ID`: each event's `id:` is its position in the
+/// read model, its `event:` the event's name, its `data:` a `StreamedEvent`.
+#[utoipa::path(
+    get,
+    path = "/dashboards/events",
+    tag = "dashboards",
+    params(
+        StreamQuery,
+        (
+            "Last-Event-ID" = Option<i64>, Header, nullable = false,
+            description = "The last `id:` a client saw.",
+        ),
+    ),
+    responses(
+        (
+            status = 200, description = "The customer's events, streamed until the client leaves.",
+            content_type = "text/event-stream", body = String,
+        ),
+        Invalid,
+    ),
+)]
 async fn customer_events(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<StreamQuery>,

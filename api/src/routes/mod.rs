@@ -7,8 +7,38 @@ pub(crate) mod health;
 pub(crate) mod payments;
 
 use driver_call_workflows::domain::CallId;
+use utoipa::ToSchema;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{Ref, Required};
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
+
+/// Every route the API serves under its request layers, each with its description.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(calls::router())
+        .merge(catches::router())
+        .merge(dashboards::router())
+        .merge(payments::router())
+        .merge(health::router())
+}
+
+/// The `{call_id}` of a call's routes (a path that names no call, a UUID or not, answers 404).
+pub(crate) struct CallIdParam;
+
+impl utoipa::IntoParams for CallIdParam {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let parameter = ParameterBuilder::new()
+            .name("call_id")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some("The call's id."))
+            .schema(Some(Ref::from_schema_name(CallId::name())))
+            .build();
+        vec![parameter]
+    }
+}
 
 /// A call id from the path; anything that is not one names no call.
 pub(crate) fn call_id(raw: &str) -> Result<CallId, ApiError> {

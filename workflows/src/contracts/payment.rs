@@ -22,6 +22,7 @@ pub const PAYMENT_UNAVAILABLE: &str = "PaymentUnavailable";
 /// A payment's status in the payments ledger (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PaymentStatus {
     /// Charged.
     Approved,

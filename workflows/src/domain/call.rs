@@ -13,6 +13,11 @@ pub(super) const MAX_ID_LEN: usize = 64;
 /// A call's identity; the workflow id is `call-{callId}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, format = "uuid")
+)]
 pub struct CallId(Uuid);
 
 impl CallId {
@@ -52,6 +57,15 @@ impl From<CallId> for String {
 /// `010-1234-5678` and `01012345678` are the same customer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        value_type = String,
+        pattern = r"^\+?(?:[ -]*[0-9]){8,15}[ -]*$",
+        example = "01012345678"
+    )
+)]
 pub struct MobileNumber(String);
 
 impl MobileNumber {
@@ -99,6 +113,11 @@ impl From<MobileNumber> for String {
 /// Where the customer is waiting with their car, e.g. `Kangnam station exit 5`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, pattern = r"\S", example = "Kangnam station exit 5")
+)]
 pub struct Location(String);
 
 impl Location {
@@ -144,6 +163,7 @@ impl From<Location> for String {
 /// How the customer pays the pre-paid fare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PayType {
     /// Card payment through the payment gateway.
     Card,
@@ -175,6 +195,11 @@ impl std::str::FromStr for PayType {
 /// An amount of Korean won. KRW has no minor unit, so a whole number is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = u64)
+)]
 pub struct Krw(i64);
 
 impl Krw {
@@ -208,6 +233,11 @@ impl From<Krw> for i64 {
 /// A driver's id in the driver app.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(value_type = String, example = "d-1")
+)]
 pub struct DriverId(String);
 
 impl DriverId {
@@ -249,6 +279,7 @@ impl From<DriverId> for String {
 /// The driver who caught a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Driver {
     /// The driver's id.
     pub driver_id: DriverId,

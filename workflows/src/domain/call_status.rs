@@ -18,6 +18,7 @@ use super::EventName;
 /// Where a call is in its life. Serialized exactly as the spec spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CallStatus {
     /// Requested, waiting for the pre-payment.
     Created,

@@ -6,6 +6,7 @@ use super::{CallId, CallStatus, CallTransition, Driver, Krw, Location, MobileNum
 
 /// The timeline event names of the original system (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EventName {
     /// The customer requested a driver.
     CallMade,
@@ -101,6 +102,7 @@ impl EventName {
 /// One step on a call's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimelineEvent {
     /// Position on the call's timeline, from 1, without gaps.
     pub seq: u32,
@@ -115,6 +117,7 @@ pub struct TimelineEvent {
 /// The call as its customer and drivers see it (spec section 4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallView {
     /// The call's id.
     pub call_id: CallId,
