@@ -11,13 +11,8 @@ use crate::db::{self, Database, StoreError};
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/dashboard/postgres");
 
-/// The read model's schema differs by backend (its event ids are generated differently).
-fn migrator_for(url: &str) -> &'static Migrator {
-    if url.starts_with("postgres") {
-        &POSTGRES_MIGRATOR
-    } else {
-        &SQLITE_MIGRATOR
-    }
+fn migrator(url: &str) -> &'static Migrator {
+    crate::db::migrator_for(url, &SQLITE_MIGRATOR, &POSTGRES_MIGRATOR)
 }
 
 /// A call on a customer's myPage list.
@@ -113,14 +108,14 @@ impl DashboardStore {
     /// Opens the dashboard database as its owner and migrates it (the dashboard worker).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
-            db: Database::owned(url, migrator_for(url)).await?,
+            db: Database::owned(url, migrator(url)).await?,
         })
     }
 
     /// Opens the dashboard database to read it, without migrating (the API).
     pub fn open_reader(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
-            db: Database::read(url, migrator_for(url))?,
+            db: Database::read(url, migrator(url))?,
         })
     }
 

@@ -144,6 +144,20 @@ fn with_mode(url: &str, mode: &str) -> String {
     format!("{url}{separator}mode={mode}")
 }
 
+/// The migrations for `url`'s backend, for a context whose SQL differs between SQLite and
+/// PostgreSQL.
+pub(crate) fn migrator_for(
+    url: &str,
+    sqlite: &'static Migrator,
+    postgres: &'static Migrator,
+) -> &'static Migrator {
+    if url.starts_with("postgres") {
+        postgres
+    } else {
+        sqlite
+    }
+}
+
 /// Parses a stored status, reporting values this version does not know.
 pub(crate) fn parse_stored<T>(
     value: &str,

@@ -15,13 +15,8 @@ use crate::db::{Database, StoreError};
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/identity/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/identity/postgres");
 
-/// The schema differs by backend (the code-request log's ids are generated differently).
-fn migrator_for(url: &str) -> &'static Migrator {
-    if url.starts_with("postgres") {
-        &POSTGRES_MIGRATOR
-    } else {
-        &SQLITE_MIGRATOR
-    }
+fn migrator(url: &str) -> &'static Migrator {
+    crate::db::migrator_for(url, &SQLITE_MIGRATOR, &POSTGRES_MIGRATOR)
 }
 
 /// Who a signed-in person is to the service.
@@ -246,7 +241,7 @@ impl IdentityStore {
     /// Opens the identity database as its owner (the API) and migrates it.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
-            db: Database::owned(url, migrator_for(url)).await?,
+            db: Database::owned(url, migrator(url)).await?,
         })
     }
 

@@ -116,6 +116,11 @@ impl HistoryFollower {
             following.lock().await.insert(call_id.clone());
             follows.spawn(self.clone().follow(call_id, following.clone()));
         }
+        // The discovery checkpoint: read once, then kept as discovery records newer calls.
+        let mut newest = retry("read the discovery checkpoint", || {
+            self.store.newest_follow()
+        })
+        .await;
         let mut last_sweep: Option<SystemTime> = None;
         let mut renewed = SystemTime::now();
         loop {
@@ -133,13 +138,10 @@ impl HistoryFollower {
                 last_sweep = Some(SystemTime::now());
                 query
             } else {
-                let newest = retry("read the discovery checkpoint", || {
-                    self.store.newest_follow()
-                })
-                .await;
                 discovery_query(newest)
             };
-            if let Err(error) = self.discover(&query, &following, &mut follows).await {
+            let discovered = self.discover(&query, &following, &mut follows, &mut newest);
+            if let Err(error) = discovered.await {
                 tracing::warn!(%error, "call discovery failed; trying again");
             }
             while follows.try_join_next().is_some() {}
@@ -147,12 +149,14 @@ impl HistoryFollower {
         }
     }
 
-    /// Lists the calls `query` matches and follows each one neither followed now nor to its end.
+    /// Lists the calls `query` matches and follows each one neither followed now nor to its end;
+    /// moves `newest` on to the latest start recorded in the store.
     async fn discover(
         self: &Arc<Self>,
         query: &str,
         following: &Following,
         follows: &mut JoinSet<()>,
+        newest: &mut Option<i64>,
     ) -> Result<(), FollowError> {
         let mut listed = self.client.list_workflows(query, Default::default());
         let mut found = Vec::new();
@@ -168,7 +172,9 @@ impl HistoryFollower {
             if following.lock().await.contains(&call_id) {
                 continue;
             }
-            if self.store.follow(&call_id, started_at_ms).await? {
+            let finished = self.store.follow(&call_id, started_at_ms).await?;
+            *newest = (*newest).max(Some(started_at_ms));
+            if finished {
                 continue;
             }
             following.lock().await.insert(call_id.clone());
