@@ -616,11 +616,15 @@ async fn a_worker_restart_with_a_query_and_a_step_waiting_leaves_a_replayable_re
     assert_eq!(answer.view().status, CallStatus::Completed);
 }
 
-/// The myPage timeline of `call` as the API serves it from the read model.
-async fn my_page_events(api: &Api, call: &CallView) -> Vec<TimelineEvent> {
+/// The myPage timeline of `call` as the API serves it from the read model; `None` (404) until
+/// the dashboard has projected the call's first events.
+async fn my_page_events(api: &Api, call: &CallView) -> Option<Vec<TimelineEvent>> {
     let answer = api.my_page(call).await;
+    if answer.status == 404 {
+        return None;
+    }
     assert_eq!(answer.status, 200, "{}", answer.body);
-    serde_json::from_value(answer.body).expect("a timeline")
+    Some(serde_json::from_value(answer.body).expect("a timeline"))
 }
 
 /// Two dashboard workers: the one following the calls' histories is killed -9 in the middle of
@@ -633,7 +637,7 @@ async fn killing_the_following_dashboard_worker_hands_the_histories_to_the_stand
     let mut following = drill.worker("dashboard", &[]).await;
     let call = caught(&drill, "d-standby").await;
     eventually(Duration::from_secs(30), "CallCaught on myPage", || async {
-        let events = my_page_events(&drill.api, &call).await;
+        let events = my_page_events(&drill.api, &call).await?;
         events
             .iter()
             .any(|e| e.event == EventName::CallCaught)
@@ -653,7 +657,9 @@ async fn killing_the_following_dashboard_worker_hands_the_histories_to_the_stand
     eventually(
         Duration::from_secs(60),
         "the standby to catch up",
-        || async { (my_page_events(&drill.api, &call).await == expected).then_some(()) },
+        || async {
+            (my_page_events(&drill.api, &call).await.as_ref() == Some(&expected)).then_some(())
+        },
     )
     .await;
 }
