@@ -8,6 +8,8 @@ use driver_call_runtime::{TemporalConfig, humantime_duration};
 use driver_call_stores::StoreConfig;
 use driver_call_workflows::driver_call::CallPolicy;
 
+use crate::identity::IdentityConfig;
+
 /// Settings of the API process.
 #[derive(Debug, Clone, clap::Parser)]
 #[command(version, about = "Driver-Call HTTP API")]
@@ -30,6 +32,9 @@ pub struct ApiConfig {
     /// The stores the API reads (the same variables as the worker's).
     #[command(flatten)]
     pub stores: StoreConfig,
+    /// Sign-in and access tokens (spec section 7).
+    #[command(flatten)]
+    pub identity: IdentityConfig,
 }
 
 impl ApiConfig {

@@ -17,7 +17,13 @@ pub enum ApiError {
     /// `415 Unsupported Media Type`: the body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// `404 Not Found`.
+    /// `401 Unauthorized`: no valid access token (or wrong credentials at sign-in).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// `403 Forbidden`: signed in, but this role may not do this (or not as someone else).
+    #[error("{0}")]
+    Forbidden(String),
+    /// `404 Not Found`: it does not exist, or it is not the caller's.
     #[error("{0}")]
     NotFound(String),
     /// `409 Conflict`: the call is not in a state that allows this.
@@ -26,6 +32,14 @@ pub enum ApiError {
     /// `402 Payment Required`: the payment context rejected the payment.
     #[error("{0}")]
     PaymentRejected(String),
+    /// `429 Too Many Requests` + `Retry-After`: too many requests; try again after the wait.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Seconds until a request is admitted again.
+        retry_after_secs: u64,
+    },
     /// `503 Service Unavailable` + `Retry-After`: try again shortly.
     #[error("{0}")]
     Unavailable(String),
@@ -66,9 +80,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
             }
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PaymentRejected(_) => (StatusCode::PAYMENT_REQUIRED, "payment-rejected"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "try-again-shortly"),
             ApiError::Unexpected(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal-error"),
         }
@@ -93,9 +110,43 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        match &self {
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         response
+    }
+}
+
+/// The identity context's failures, as answers: its own status for each.
+impl From<crate::identity::IdentityError> for ApiError {
+    fn from(error: crate::identity::IdentityError) -> Self {
+        use crate::identity::IdentityError as E;
+        let retry_after_secs = error.retry_after_secs();
+        match error {
+            E::WrongCredentials | E::InvalidToken => ApiError::Unauthorized(error.to_string()),
+            E::Forbidden(_) => ApiError::Forbidden(error.to_string()),
+            E::NoSuchDriver(_) => ApiError::NotFound(error.to_string()),
+            E::UsernameTaken(_) => ApiError::Conflict(error.to_string()),
+            E::Invalid(detail) => ApiError::Invalid(detail),
+            E::RateLimited { .. } => ApiError::TooManyRequests {
+                detail: error.to_string(),
+                retry_after_secs: retry_after_secs.unwrap_or(RETRY_AFTER_SECS),
+            },
+            E::Sms(_) => ApiError::Unavailable(format!("{error}; try again shortly")),
+            E::Store(_) | E::Unexpected(_) => {
+                ApiError::Unexpected(anyhow::Error::new(error).context("Identity failed"))
+            }
+        }
     }
 }

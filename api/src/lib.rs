@@ -2,6 +2,7 @@
 //! customer's and drivers' signals and updates, and reads the payment, catcher and dashboard
 //! stores (which their contexts' workers own).
 
+mod access;
 pub mod config;
 mod error;
 mod extract;
@@ -10,6 +11,7 @@ mod openapi;
 mod routes;
 mod workflow;
 
+use std::num::NonZeroUsize;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
@@ -20,6 +22,7 @@ use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
 
+pub use access::{TOKEN_COOKIE, mask_mobile};
 pub use config::ApiConfig;
 pub use error::ApiError;
 pub use openapi::{DOCS_PATH, OPENAPI_PATH};
@@ -37,14 +40,23 @@ pub struct AppState {
     pub dashboards: DashboardStore,
     /// The time limits new calls get.
     pub policy: Arc<CallPolicy>,
+    /// Sign-in, access tokens and driver accounts.
+    pub identity: identity::Identity,
+    /// Whose each call is, as far as this process has learnt.
+    parties: access::PartyBook,
 }
+
+/// How many calls' parties an API process remembers (a few hundred bytes each).
+const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
 
 impl AppState {
     /// Opens the stores named in `config` to read them (each context's worker owns and migrates
-    /// its own; until it has, `/readyz` says so) and wraps the Temporal client.
+    /// its own; until it has, `/readyz` says so) and wraps the Temporal client; `identity` is
+    /// the identity context the API owns (see [`identity::Identity::build`]).
     pub fn build(
         config: &ApiConfig,
         temporal: Client,
+        identity: identity::Identity,
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
         Ok(Self {
@@ -53,15 +65,18 @@ impl AppState {
             catches: CatcherStore::open_reader(&stores.catcher_database_url())?,
             dashboards: DashboardStore::open_reader(&stores.dashboard_database_url())?,
             policy: Arc::new(config.call_policy()),
+            identity,
+            parties: access::PartyBook::new(REMEMBERED_CALLS),
         })
     }
 
     /// The stores `/readyz` asks.
-    pub(crate) fn stores(&self) -> [Store; 3] {
+    pub(crate) fn stores(&self) -> [Store; 4] {
         [
             Store::Payment(self.payments.clone()),
             Store::Catcher(self.catches.clone()),
             Store::Dashboard(self.dashboards.clone()),
+            Store::Identity(self.identity.store().clone()),
         ]
     }
 }

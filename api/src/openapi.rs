@@ -40,6 +40,8 @@ pub const DOCS_PATH: &str = "/docs";
         (name = "catches", description = "The drivers' side of a call."),
         (name = "payments", description = "The payments ledger."),
         (name = "dashboards", description = "myPage and live events, from the read model."),
+        (name = "auth", description = "Signing in (spec section 7)."),
+        (name = "drivers", description = "Driver accounts, for operators."),
         (name = "health", description = "Probes and metrics."),
     ),
     components(schemas(Problem, driver_call_stores::dashboard::StreamedEvent))
@@ -132,14 +134,46 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-/// The one place the document's security goes. Every route is public today; when the API signs
-/// people in (spec section 7), this adds the `bearer` scheme (`components.securitySchemes`, HTTP
-/// bearer) and its requirement on every operation except the public ones (`/healthz`, `/readyz`,
-/// `/metrics`, `/auth/*`, `/openapi.json`, `/docs`), with a 401 problem on each that requires it.
+/// The one place the document's security goes: the `bearer` scheme (HTTP bearer, the token of
+/// `POST /auth/token`) and, for `GET`s, the sign-in cookie an `EventSource` sends, required by
+/// every operation except the public ones.
 struct Security;
 
+/// The paths anyone may use (spec section 7): probes, metrics, signing in, the outbox.
+pub(crate) fn is_public(path: &str) -> bool {
+    ["/healthz", "/readyz", "/metrics", "/dev/sms"].contains(&path) || path.starts_with("/auth/")
+}
+
 impl Modify for Security {
-    fn modify(&self, _document: &mut OpenApi) {}
+    fn modify(&self, document: &mut OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        let components = document.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("The `accessToken` of `POST /auth/token`."))
+            .build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let cookie = ApiKeyValue::with_description(
+            crate::access::TOKEN_COOKIE,
+            "The HttpOnly cookie `POST /auth/token` sets; accepted on `GET` only (for `EventSource`).",
+        );
+        components.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
+        let required = |scheme: &str| SecurityRequirement::new(scheme, Vec::<String>::new());
+        for (path, item) in document.paths.paths.iter_mut() {
+            if is_public(path) {
+                continue;
+            }
+            if let Some(get) = item.get.as_mut() {
+                get.security = Some(vec![required("bearer"), required("cookie")]);
+            }
+            for operation in operations(item).filter(|o| o.security.is_none()) {
+                operation.security = Some(vec![required("bearer")]);
+            }
+        }
+    }
 }
 
 /// `GET /openapi.json` and the reference at `/docs` (its HTML, scripts and styles all served from
@@ -189,6 +223,12 @@ pub(crate) mod problems {
             "An unexpected failure; the details are logged, never sent.";
         Unavailable(ApiError::Unavailable(String::new())):
             "Temporal or the payment context is unavailable: try again after `Retry-After`.";
+        Unauthorized(ApiError::Unauthorized(String::new())):
+            "No valid access token (or, signing in, a wrong code or password).";
+        Forbidden(ApiError::Forbidden(String::new())):
+            "Signed in, but in a role that may not do this, or naming someone else.";
+        TooManyRequests(ApiError::TooManyRequests { detail: String::new(), retry_after_secs: 1 }):
+            "Too many requests: try again after `Retry-After`.";
     }
 
     /// `error`'s answer: its status, and a problem+json body of its problem type.
@@ -202,7 +242,12 @@ pub(crate) mod problems {
                 "{description} `type`: `{PROBLEM_TYPES}{problem_type}`."
             ))
             .content("application/problem+json", content);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if [
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS,
+        ]
+        .contains(&status)
+        {
             let retry_after = HeaderBuilder::new()
                 .schema(u64::schema())
                 .description(Some("Seconds to wait before trying again."))

@@ -13,8 +13,8 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::CALLER_TASK_QUEUE;
 use driver_call_workflows::domain::{CallId, CallView, NewCall};
 use driver_call_workflows::driver_call::{
-    CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput, PayRequest, PayResult,
-    TripStepRequest,
+    CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest, DRIVER_ID, DenyRequest,
+    DriverCallInput, PayRequest, PayResult, SERVICE_AREA, TripStepRequest,
 };
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
@@ -25,6 +25,7 @@ use temporalio_client::{
 };
 
 use crate::ApiError;
+use crate::access::Parties;
 
 /// The API's Temporal client and how long a request keeps retrying it while it is unavailable.
 #[derive(Clone)]
@@ -277,6 +278,41 @@ pub(crate) async fn deny(
                 )
                 .await;
             result.map_err(|e| signal_error(e, call_id))
+        })
+        .await
+}
+
+/// Who the call is about, from its search attributes (a describe: the server answers without a
+/// worker). `None` when no such call exists.
+pub(crate) async fn parties(
+    temporal: &Temporal,
+    call_id: &CallId,
+) -> Result<Option<Parties>, ApiError> {
+    temporal
+        .patiently(|| async {
+            let described = handle(&temporal.client, call_id)
+                .describe(Default::default())
+                .await;
+            let description = match described {
+                Ok(description) => description,
+                Err(WorkflowInteractionError::NotFound(_)) => return Ok(None),
+                Err(WorkflowInteractionError::Rpc(status)) => return Err(rpc_error(status)),
+                Err(other) => {
+                    return Err(ApiError::Unexpected(
+                        anyhow::Error::new(other).context("Failed to describe the call"),
+                    ));
+                }
+            };
+            let attributes = description.search_attributes();
+            let Some(customer) = attributes.get(&CUSTOMER_MOBILE) else {
+                // Not one of our calls (a workflow id reused by hand): nobody's.
+                return Ok(None);
+            };
+            Ok(Some(Parties {
+                customer,
+                area: attributes.get(&SERVICE_AREA).unwrap_or_default(),
+                driver: attributes.get(&DRIVER_ID),
+            }))
         })
         .await
 }

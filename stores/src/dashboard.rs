@@ -265,6 +265,15 @@ impl DashboardStore {
             .collect()
     }
 
+    /// The mobile number of the call's customer, once the read model has the call.
+    pub async fn customer_of(&self, call_id: &str) -> Result<Option<String>, StoreError> {
+        let mobile = sqlx::query_scalar("SELECT mobile FROM calls WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(mobile)
+    }
+
     /// A page of the customer's calls, newest first, and the cursor of the next page.
     pub async fn calls_of(
         &self,

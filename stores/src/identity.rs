@@ -22,6 +22,7 @@ fn migrator(url: &str) -> &'static Migrator {
 /// Who a signed-in person is to the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Anyone with a mobile number, signed in with a one-time code.
     Customer,
@@ -131,6 +132,7 @@ pub struct NewDriverRecord<'a> {
 /// A driver as operators list them (never with the password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DriverRecord {
     /// The sign-in name, also the driver's `driverId`.
     pub username: String,
@@ -404,18 +406,12 @@ impl IdentityStore {
         driver: NewDriverRecord<'_>,
         now: SystemTime,
     ) -> Result<Option<DriverRecord>, StoreError> {
-        let mut tx = self.db.pool.begin().await?;
-        let operator: Option<String> =
-            sqlx::query_scalar("SELECT username FROM operators WHERE username = $1")
-                .bind(driver.username)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if operator.is_some() {
-            return Ok(None);
-        }
+        // One statement, not a read and then a write: an SQLite transaction that reads first
+        // fails at once ("database is locked") when another write lands in between.
         let inserted = sqlx::query(
             "INSERT INTO drivers (username, name, mobile, password_hash, areas, disabled_at, \
-             token_generation, created_at) VALUES ($1, $2, $3, $4, $5, NULL, 0, $6) \
+             token_generation, created_at) SELECT $1, $2, $3, $4, $5, NULL, 0, $6 \
+             WHERE NOT EXISTS (SELECT 1 FROM operators WHERE username = $1) \
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(driver.username)
@@ -424,9 +420,8 @@ impl IdentityStore {
         .bind(driver.password_hash.as_str())
         .bind(driver.areas.join(","))
         .bind(format_time(now))
-        .execute(&mut *tx)
+        .execute(&self.db.pool)
         .await?;
-        tx.commit().await?;
         if inserted.rows_affected() == 0 {
             return Ok(None);
         }
@@ -512,26 +507,19 @@ impl IdentityStore {
         password_hash: &StoredHash,
         now: SystemTime,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.db.pool.begin().await?;
-        let driver: Option<String> =
-            sqlx::query_scalar("SELECT username FROM drivers WHERE username = $1")
-                .bind(username)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if driver.is_some() {
-            return Ok(false);
-        }
+        // One statement, for the reason `register_driver` gives.
         let now = format_time(now);
         let inserted = sqlx::query(
             "INSERT INTO operators (username, password_hash, token_generation, created_at, \
-             updated_at) VALUES ($1, $2, 0, $3, $3) ON CONFLICT (username) DO NOTHING",
+             updated_at) SELECT $1, $2, 0, $3, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM drivers WHERE username = $1) \
+             ON CONFLICT (username) DO NOTHING",
         )
         .bind(username)
         .bind(password_hash.as_str())
         .bind(&now)
-        .execute(&mut *tx)
+        .execute(&self.db.pool)
         .await?;
-        tx.commit().await?;
         Ok(inserted.rows_affected() == 1)
     }
 

@@ -227,9 +227,14 @@ async fn run_variant(
         ("worker", system.worker.id()),
         ("api", system.api_process.id()),
     ];
+    let api = Api::at(&system.api_url);
+    // Everyone signs in before the measured window (an API without sign-in takes no tokens).
+    for i in 0..options.calls.min(PEOPLE) {
+        api.as_customer(&customer_mobile(i)).token().await;
+        api.as_driver(&driver_name(i)).token().await;
+    }
     let before = pids.map(|(name, pid)| (name, cpu_seconds(pid)));
     let started = Instant::now();
-    let api = Api::at(&system.api_url);
     let base = system.api_url.clone();
     let next = Arc::new(Mutex::new(0..options.calls));
     let lanes = (0..options.concurrency.max(1)).map(|_| {
@@ -267,19 +272,33 @@ async fn run_variant(
     })
 }
 
+/// How many customers and drivers share the benchmark's calls.
+const PEOPLE: usize = 20;
+
+/// The customer of the `i`th call.
+fn customer_mobile(i: usize) -> String {
+    format!("010-7000-{:04}", i % PEOPLE)
+}
+
+/// The driver of the `i`th call.
+fn driver_name(i: usize) -> String {
+    format!("bench-{}", i % PEOPLE)
+}
+
 /// One call through its whole happy lifecycle.
 async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample> {
     let mut sample = CallSample::default();
     let started = Instant::now();
+    let customer = api.as_customer(&customer_mobile(i));
     let body = json!({
-        "mobile": format!("010-7{:03}-{:04}", i % 1000, i % 10000),
+        "mobile": customer_mobile(i),
         "location": "Mapo Hapjeong",
         "destination": "Home",
         "payType": "CARD",
         "payAmount": 15000,
     });
     let created = timed(&mut sample, "create", || {
-        api.send(reqwest::Method::POST, "/calls", Some(body.clone()))
+        customer.send(reqwest::Method::POST, "/calls", Some(body.clone()))
     })
     .await;
     if created.status != 201 {
@@ -287,7 +306,7 @@ async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample>
     }
     let call = created.view();
     sample.call_id = Some(call.call_id);
-    let stream = EventStream::open(base, &call.call_id).await?;
+    let stream = EventStream::open(base, &call.call_id, customer.token().await).await?;
 
     let paid = timed(&mut sample, "pay", || api.pay(&call)).await;
     check(&paid, "pay")?;
@@ -298,7 +317,7 @@ async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample>
         .sse_delays
         .push(stream.delay("CallPayed", answered).await?);
 
-    let driver = format!("bench-{i}");
+    let driver = driver_name(i);
     let caught = timed(&mut sample, "catch", || api.catch(&call, &driver)).await;
     check(&caught, "catch")?;
     sample
@@ -352,10 +371,12 @@ struct EventStream {
 }
 
 impl EventStream {
-    async fn open(base: &str, call_id: &CallId) -> anyhow::Result<Self> {
-        let response = reqwest::get(format!("{base}/calls/{call_id}/events"))
-            .await
-            .context("open the event stream")?;
+    async fn open(base: &str, call_id: &CallId, token: Option<String>) -> anyhow::Result<Self> {
+        let mut request = reqwest::Client::new().get(format!("{base}/calls/{call_id}/events"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.context("open the event stream")?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let writer = seen.clone();
         let reader = tokio::spawn(async move {
@@ -435,6 +456,7 @@ impl System {
             ("WORKER_HTTP_ADDR", format!("127.0.0.1:{worker_port}")),
             ("WORKER_METRICS_ADDR", format!("127.0.0.1:{metrics_port}")),
             ("API_ADDR", format!("127.0.0.1:{api_port}")),
+            ("OPERATOR_PASSWORD", crate::OPERATOR_PASSWORD.to_owned()),
             ("RUST_LOG", "warn".to_owned()),
         ];
         let spawn = |name: &str| -> anyhow::Result<Child> {

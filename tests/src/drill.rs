@@ -250,6 +250,10 @@ impl Drill {
         env.extend([
             ("API_ADDR".to_owned(), format!("127.0.0.1:{api_port}")),
             (
+                "OPERATOR_PASSWORD".to_owned(),
+                crate::OPERATOR_PASSWORD.to_owned(),
+            ),
+            (
                 "PAYMENT_WINDOW".to_owned(),
                 humantime::format_duration(options.payment_window).to_string(),
             ),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod dev_server;
 pub mod drill;
 pub mod replay;
+mod session;
 pub mod supervisor;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use driver_call_api::identity::{Identity, IdentityConfig};
 use driver_call_api::{ApiConfig, AppState};
 use driver_call_runtime::TemporalConfig;
 use driver_call_stores::catcher::CatchRecord;
@@ -24,10 +26,12 @@ use driver_call_worker::{Context, WorkerConfig};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallView, TimelineEvent};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 
 pub use dev_server::DevServer;
+pub use session::{DRIVER_AREAS, OPERATOR_PASSWORD, OPERATOR_USERNAME, Person, driver_password};
 
 /// `PAYMENT_WINDOW` and `DISPATCH_TIMEOUT` of the environment's second API, for expiry tests.
 pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
@@ -236,6 +240,8 @@ async fn serve_everything(
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> anyhow::Result<()> {
     let client = connect(&address).await?;
+    let identity_config = identity_config();
+    let (identity, _) = Identity::build(&identity_config, &workers.stores).await?;
     for (listener, window) in [(api_listener, None), (short_listener, Some(SHORT_WINDOW))] {
         let mut config = ApiConfig {
             api_addr: listener.local_addr()?,
@@ -247,18 +253,35 @@ async fn serve_everything(
                 temporal_namespace: "default".to_owned(),
             },
             stores: workers.stores.clone(),
+            identity: identity_config.clone(),
         };
         if let Some(window) = window {
             config.payment_window = window;
             config.dispatch_timeout = window;
         }
-        let state = AppState::build(&config, client.clone())?;
+        let state = AppState::build(&config, client.clone(), identity.clone())?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tokio::spawn(async move { axum::serve(listener, driver_call_api::app(state)).await });
+        let app = driver_call_api::app(state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
     }
     let _ = ready.send(Ok(()));
     driver_call_worker::run(client, &workers, &contexts, std::future::pending()).await
+}
+
+/// The identity settings of the environment's APIs: a fixed key, the development outbox, and
+/// the operator `ops` with [`OPERATOR_PASSWORD`].
+fn identity_config() -> IdentityConfig {
+    IdentityConfig {
+        auth_signing_key: Some(SecretString::from(
+            "a signing key for the tests, 32 bytes or more".to_owned(),
+        )),
+        auth_token_ttl: Duration::from_secs(3600),
+        sms_sender: "outbox".to_owned(),
+        operator_username: OPERATOR_USERNAME.to_owned(),
+        operator_password: Some(SecretString::from(OPERATOR_PASSWORD.to_owned())),
+    }
 }
 
 /// A Temporal client on `address`.
@@ -317,12 +340,14 @@ where
     }
 }
 
-/// An HTTP client for one API.
+/// An HTTP client for one API, signed in as one [`Person`] (an operator unless told otherwise;
+/// the helpers below act as the person each step belongs to).
 #[derive(Clone)]
 pub struct Api {
     /// The API's base URL.
     pub base: String,
     http: reqwest::Client,
+    person: Person,
 }
 
 /// What an API call answered.
@@ -355,29 +380,85 @@ impl Api {
         Self::at(&env().short_api)
     }
 
-    /// An API at `base`.
+    /// An API at `base`, as its operator.
     pub fn at(base: &str) -> Self {
         Self {
             base: base.to_owned(),
             http: reqwest::Client::new(),
+            person: Person::Operator,
         }
     }
 
-    /// Sends a request and reads the answer.
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request.json(&body);
+    /// The same API, as `person`.
+    pub fn as_person(&self, person: Person) -> Self {
+        Self {
+            person,
+            ..self.clone()
         }
-        let response = request.send().await.expect("the API answers");
-        Self::read(response).await
+    }
+
+    /// The same API, as the customer with `mobile` (signed in with a code from the outbox).
+    pub fn as_customer(&self, mobile: &str) -> Self {
+        self.as_person(Person::customer(mobile))
+    }
+
+    /// The same API, as the driver `username` (registered on first use, serving
+    /// [`DRIVER_AREAS`]).
+    pub fn as_driver(&self, username: &str) -> Self {
+        self.as_person(Person::Driver(username.to_owned()))
+    }
+
+    /// The same API, as its operator.
+    pub fn as_operator(&self) -> Self {
+        self.as_person(Person::Operator)
+    }
+
+    /// The same API, signed in as nobody.
+    pub fn anonymous(&self) -> Self {
+        self.as_person(Person::Anonymous)
+    }
+
+    /// Who this client is.
+    pub fn person(&self) -> &Person {
+        &self.person
+    }
+
+    /// This person's access token (signing in on first use).
+    pub async fn token(&self) -> Option<String> {
+        session::token(&self.http, &self.base, &self.person, false).await
+    }
+
+    /// Sends a request as this client's person and reads the answer. A token the API no longer
+    /// takes (it restarted with a new identity database) is renewed once.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        let mut renew = false;
+        loop {
+            let token = session::token(&self.http, &self.base, &self.person, renew).await;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base));
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.expect("the API answers");
+            let answer = Self::read(response).await;
+            if answer.status != 401 || token.is_none() || renew {
+                return answer;
+            }
+            renew = true;
+        }
     }
 
     /// Sends a raw body with a content type.
     pub async fn send_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+        let token = self.token().await.unwrap_or_default();
         let response = self
             .http
             .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -404,9 +485,10 @@ impl Api {
             .await
     }
 
-    /// `POST /calls` for the customer with `mobile`.
+    /// `POST /calls` as the customer with `mobile`.
     pub async fn create_call_for(&self, mobile: &str, location: &str, amount: i64) -> CallView {
         let answer = self
+            .as_customer(mobile)
             .send(
                 reqwest::Method::POST,
                 "/calls",
@@ -423,11 +505,14 @@ impl Api {
         answer.view()
     }
 
-    /// `POST /calls` with an `Idempotency-Key` header.
+    /// `POST /calls` with an `Idempotency-Key` header, as the customer the body names.
     pub async fn create_call_with_key(&self, key: &str, body: &Value) -> Answer {
+        let mobile = body["mobile"].as_str().expect("a body with a mobile");
+        let token = self.as_customer(mobile).token().await.unwrap_or_default();
         let response = self
             .http
             .post(format!("{}/calls", self.base))
+            .bearer_auth(token)
             .header("Idempotency-Key", key)
             .json(body)
             .send()
@@ -436,19 +521,21 @@ impl Api {
         Self::read(response).await
     }
 
-    /// `POST /calls/{id}/pay`.
+    /// `POST /calls/{id}/pay`, as the call's customer.
     pub async fn pay(&self, call: &CallView) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &format!("/calls/{}/pay", call.call_id),
-            None,
-        )
-        .await
+        self.customer_of(call)
+            .send(
+                reqwest::Method::POST,
+                &format!("/calls/{}/pay", call.call_id),
+                None,
+            )
+            .await
     }
 
-    /// `GET /calls/{id}`.
+    /// `GET /calls/{id}`, as the call's customer.
     pub async fn get_call(&self, call: &CallView) -> CallView {
         let answer = self
+            .customer_of(call)
             .send(
                 reqwest::Method::GET,
                 &format!("/calls/{}", call.call_id),
@@ -459,40 +546,49 @@ impl Api {
         answer.view()
     }
 
-    /// `POST /calls/{id}/cancel`.
+    /// `POST /calls/{id}/cancel`, as the call's customer.
     pub async fn cancel(&self, call: &CallView) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &format!("/calls/{}/cancel", call.call_id),
-            Some(json!({"reason": "changed my mind"})),
-        )
-        .await
+        self.customer_of(call)
+            .send(
+                reqwest::Method::POST,
+                &format!("/calls/{}/cancel", call.call_id),
+                Some(json!({"reason": "changed my mind"})),
+            )
+            .await
     }
 
-    /// `POST /catches/{id}` for `driver`.
+    /// `POST /catches/{id}`, as the driver `driver`.
     pub async fn catch(&self, call: &CallView, driver: &str) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &format!("/catches/{}", call.call_id),
-            Some(json!({"driverId": driver, "driverName": format!("Driver {driver}")})),
-        )
-        .await
+        self.as_driver(driver)
+            .send(
+                reqwest::Method::POST,
+                &format!("/catches/{}", call.call_id),
+                Some(json!({"driverId": driver, "driverName": format!("Driver {driver}")})),
+            )
+            .await
     }
 
-    /// `POST /catches/{id}/{step}` for `driver` (`arrive`, `start`, `complete`).
+    /// `POST /catches/{id}/{step}` as the driver `driver` (`arrive`, `start`, `complete`).
     pub async fn trip_step(&self, call: &CallView, step: &str, driver: &str) -> Answer {
-        self.send(
-            reqwest::Method::POST,
-            &format!("/catches/{}/{step}", call.call_id),
-            Some(json!({"driverId": driver})),
-        )
-        .await
+        self.as_driver(driver)
+            .send(
+                reqwest::Method::POST,
+                &format!("/catches/{}/{step}", call.call_id),
+                Some(json!({"driverId": driver})),
+            )
+            .await
     }
 
-    /// `GET /dashboards/myPage/{id}`.
+    /// `GET /dashboards/myPage/{id}`, as the call's customer.
     pub async fn my_page(&self, call: &CallView) -> Answer {
         let path = format!("/dashboards/myPage/{}", call.call_id);
-        self.send(reqwest::Method::GET, &path, None).await
+        let customer = self.customer_of(call);
+        customer.send(reqwest::Method::GET, &path, None).await
+    }
+
+    /// The same API, as the call's customer.
+    pub fn customer_of(&self, call: &CallView) -> Self {
+        self.as_customer(call.mobile.as_ref())
     }
 
     /// Polls the call until it reaches `status`.

@@ -67,6 +67,7 @@ impl Supervised {
             .env("TEMPORAL_ADDRESS", format!("127.0.0.1:{temporal}"))
             .env("UI_PORT", ui.to_string())
             .env("API_ADDR", format!("127.0.0.1:{api}"))
+            .env("OPERATOR_PASSWORD", crate::OPERATOR_PASSWORD)
             .env("WORKER_HTTP_ADDR", format!("127.0.0.1:{worker}"))
             .env("WORKER_METRICS_ADDR", format!("127.0.0.1:{metrics}"))
             .env("WORKER_SHUTDOWN_GRACE", "5s")

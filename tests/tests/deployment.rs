@@ -35,6 +35,22 @@ const CONTEXTS: [&str; 4] = ["caller", "payment", "catcher", "dashboard"];
 const TELEMETRY_VARS: [&str; 2] = ["RUST_LOG", "LOG_FORMAT"];
 /// The image's container health check (deploy/docker/driver-call-healthcheck).
 const HEALTHCHECK: &str = "driver-call-healthcheck";
+/// The stores the API opens in a deployment: the three contexts' it reads and the identity store
+/// it owns and migrates. Each is PostgreSQL, shared by every replica.
+const API_DATABASE_URLS: [&str; 4] = [
+    "PAYMENT_DATABASE_URL",
+    "CATCHER_DATABASE_URL",
+    "DASHBOARD_DATABASE_URL",
+    "IDENTITY_DATABASE_URL",
+];
+/// The API's sign-in settings (spec section 7) every deployment sets.
+const API_SIGN_IN_SETTINGS: [&str; 3] = ["AUTH_TOKEN_TTL", "SMS_SENDER", "OPERATOR_USERNAME"];
+/// The API's secrets: the token signing key and the first operator's password. Never a plain
+/// value: a Kubernetes Secret, or a compose variable required from the deploying shell or `.env`.
+const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
+/// The `SMS_SENDER` names the API accepts (`SmsSetup::named` in api/src/identity/sms.rs); it
+/// refuses to start with any other.
+const SMS_SENDERS: [&str; 1] = ["outbox"];
 
 // ---- the tools ------------------------------------------------------------------------------
 
@@ -723,6 +739,48 @@ fn compose_default(value: &str) -> &str {
         .map_or(value, |(_, default)| default)
 }
 
+/// Whether a compose value is exactly `${NAME:?message}` (or `${NAME?message}`): taken from the
+/// deploying shell or `.env`, with no default, and compose refuses to run while it is unset.
+fn compose_required(value: &str, name: &str) -> bool {
+    value
+        .strip_prefix("${")
+        .and_then(|inner| inner.strip_suffix('}'))
+        .and_then(|inner| inner.strip_prefix(name))
+        .is_some_and(|rest| rest.starts_with(":?") || rest.starts_with('?'))
+}
+
+/// The names `deploy/compose/postgres-init/*.sql` creates with `CREATE <what> name` (`DATABASE`,
+/// `ROLE`), lower-cased.
+fn postgres_init_creates(what: &str) -> BTreeSet<String> {
+    let dir = repo().join("deploy/compose/postgres-init");
+    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "sql"))
+        .collect();
+    scripts.sort();
+    let mut created = BTreeSet::new();
+    for script in scripts {
+        let text = std::fs::read_to_string(&script)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", script.display()));
+        let code = text
+            .lines()
+            .map(|line| line.split("--").next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in code.split(';') {
+            let words: Vec<&str> = statement.split_whitespace().collect();
+            if let [create, kind, name, ..] = words.as_slice()
+                && create.eq_ignore_ascii_case("CREATE")
+                && kind.eq_ignore_ascii_case(what)
+            {
+                created.insert(name.trim_matches('"').to_lowercase());
+            }
+        }
+    }
+    created
+}
+
 #[test]
 fn compose_file_matches_the_compose_spec() {
     let mut check = Command::new(venv_tool("check-jsonschema"));
@@ -904,13 +962,37 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
             }
         }
         if binary_name == API {
-            for var in [
-                "PAYMENT_DATABASE_URL",
-                "CATCHER_DATABASE_URL",
-                "DASHBOARD_DATABASE_URL",
-            ] {
+            for var in API_DATABASE_URLS {
                 if !effective(var).is_some_and(|url| url.starts_with("postgres://")) {
                     problems.push(format!("{whose} must read {var} from PostgreSQL"));
+                }
+            }
+            for var in API_SIGN_IN_SETTINGS {
+                if effective(var).is_none_or(|value| value.trim().is_empty()) {
+                    problems.push(format!(
+                        "{whose} must set {var} (the API's sign-in settings)"
+                    ));
+                }
+            }
+            match effective("SMS_SENDER") {
+                Some(sender) if SMS_SENDERS.contains(&sender.as_str()) => {}
+                other => problems.push(format!(
+                    "{whose} sets SMS_SENDER {other:?}; the API starts only with one of \
+                     {SMS_SENDERS:?}"
+                )),
+            }
+            // The secret's value itself is never printed.
+            for var in API_SECRETS {
+                let required = matches!(
+                    environment.get(var),
+                    Some(Some(value)) if compose_required(value, var)
+                );
+                if !required {
+                    problems.push(format!(
+                        "{whose} must take the secret {var} from the deploying shell or .env as \
+                         a required variable with no default, `{var}: \"${{{var}:?message}}\"` \
+                         (a literal or a default would put the secret in the file)"
+                    ));
                 }
             }
         }
@@ -935,6 +1017,63 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
         ));
     }
     assert_no_problems("docker-compose.yml", &problems);
+}
+
+#[test]
+fn compose_databases_are_created_by_the_postgres_init_scripts() {
+    let compose = compose();
+    let services = compose
+        .get("services")
+        .and_then(Value::as_mapping)
+        .expect("docker-compose.yml has services");
+    let databases = postgres_init_creates("DATABASE");
+    let roles = postgres_init_creates("ROLE");
+    let mut problems = Vec::new();
+    for (name, service) in services {
+        let name = name.as_str().expect("service names are strings");
+        if service.get("build").is_none() {
+            continue;
+        }
+        for (var, value) in compose_environment(service) {
+            let Some(value) = value else {
+                continue;
+            };
+            let Some(rest) = compose_default(&value).strip_prefix("postgres://") else {
+                continue;
+            };
+            if !var.ends_with("_DATABASE_URL") {
+                continue;
+            }
+            // postgres://user:password@host:port/database?options
+            let (credentials, location) = rest.split_once('@').unwrap_or(("", rest));
+            let user = credentials
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_lowercase();
+            let database = location
+                .split_once('/')
+                .map_or("", |(_, path)| path)
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_lowercase();
+            if !databases.contains(&database) {
+                problems.push(format!(
+                    "docker-compose.yml service {name}: {var} names the database {database:?}, \
+                     which deploy/compose/postgres-init/ does not create (it creates \
+                     {databases:?})"
+                ));
+            }
+            if !roles.contains(&user) {
+                problems.push(format!(
+                    "docker-compose.yml service {name}: {var} signs in as {user:?}, a role \
+                     deploy/compose/postgres-init/ does not create (it creates {roles:?})"
+                ));
+            }
+        }
+    }
+    assert_no_problems("deploy/compose/postgres-init", &problems);
 }
 
 /// A Temporal dev server without the project's search attributes, stopped when dropped; `timeout`
@@ -1131,6 +1270,13 @@ fn name_of(document: &Value) -> &str {
     text_at(document, &["metadata", "name"]).unwrap_or("?")
 }
 
+/// Whether a Secret value is a `postgres://` URL, as written (`stringData`) or base64-encoded
+/// (`data`, as kustomize renders it): `postgres:` is 9 bytes, so the encoding of every such value
+/// begins with the 12 characters that encode it.
+fn is_postgres_url(value: &str) -> bool {
+    value.starts_with("postgres://") || value.starts_with("cG9zdGdyZXM6")
+}
+
 /// The problems of one rendered kustomization.
 fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
     let image_env = image_env();
@@ -1149,6 +1295,27 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
         .into_iter()
         .map(|document| (name_of(document), data_of(document)))
         .collect();
+    // Secrets stay out of ConfigMaps (whoever may read the configuration would read them), and
+    // every database URL in a Secret is PostgreSQL: every replica shares its store.
+    for (name, data) in &config_maps {
+        for key in data.keys() {
+            if API_SECRETS.contains(&key.as_str()) || key.ends_with("_DATABASE_URL") {
+                problems.push(format!(
+                    "{dir}: ConfigMap {name} holds {key}, a secret: put it in a Secret"
+                ));
+            }
+        }
+    }
+    for (name, data) in &secrets {
+        for (key, value) in data {
+            if key.ends_with("_DATABASE_URL") && !is_postgres_url(value) {
+                problems.push(format!(
+                    "{dir}: {key} of Secret {name} must be a postgres:// URL, shared by every \
+                     replica (not the SQLite default under the pod's DATA_DIR)"
+                ));
+            }
+        }
+    }
     // (kind, name) → the binaries that take all of its keys as variables (envFrom).
     let mut consumers: BTreeMap<(&str, String), BTreeSet<String>> = BTreeMap::new();
     // (kind, name, key) referenced one by one (configMapKeyRef / secretKeyRef).
@@ -1194,8 +1361,13 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 continue;
             };
 
-            // The variables this container gets, in Kubernetes' order: the image, envFrom, env.
+            // The variables this container gets, in Kubernetes' order: the image, envFrom, env;
+            // and where each one's value comes from.
             let mut effective = image_env.clone();
+            let mut source_of: BTreeMap<String, &str> = image_env
+                .keys()
+                .map(|var| (var.clone(), "the image's ENV"))
+                .collect();
             for source in items(container.get("envFrom")) {
                 let (kind, name, data) =
                     if let Some(name) = text_at(source, &["configMapRef", "name"]) {
@@ -1209,6 +1381,7 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 match data {
                     Some(data) => {
                         effective.extend(data.clone());
+                        source_of.extend(data.keys().map(|key| (key.clone(), kind)));
                         consumers
                             .entry((kind, name.to_string()))
                             .or_default()
@@ -1226,6 +1399,7 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 check_var(&mut problems, &whose, &binary_name, var_name);
                 if let Some(value) = var.get("value").and_then(scalar) {
                     effective.insert(var_name.to_string(), value);
+                    source_of.insert(var_name.to_string(), "a plain value");
                 }
                 for (kind, field, sources) in [
                     ("ConfigMap", "configMapKeyRef", &config_maps),
@@ -1239,6 +1413,7 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                                 if kind == "ConfigMap" {
                                     effective.insert(var_name.to_string(), data[key].clone());
                                 }
+                                source_of.insert(var_name.to_string(), kind);
                                 key_refs.insert((kind, source.to_string(), key.to_string()));
                             }
                             _ => problems.push(format!(
@@ -1315,6 +1490,34 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 ));
             }
 
+            if binary_name == API {
+                // Its stores and secrets only from Secrets (a ConfigMap or a plain value is
+                // readable by whoever may read the Deployment); its sign-in settings set.
+                for var in API_DATABASE_URLS.iter().chain(API_SECRETS.iter()) {
+                    let source = source_of.get(*var).copied();
+                    if source != Some("Secret") {
+                        problems.push(format!(
+                            "{whose} must take {var} from a Secret (envFrom secretRef or \
+                             secretKeyRef), found {}",
+                            source.unwrap_or("it unset")
+                        ));
+                    }
+                }
+                for var in API_SIGN_IN_SETTINGS {
+                    if !source_of.contains_key(var) {
+                        problems.push(format!(
+                            "{whose} must set {var} (the API's sign-in settings)"
+                        ));
+                    }
+                }
+                match effective.get("SMS_SENDER") {
+                    Some(sender) if SMS_SENDERS.contains(&sender.as_str()) => {}
+                    other => problems.push(format!(
+                        "{whose} sets SMS_SENDER {other:?}; the API starts only with one of \
+                         {SMS_SENDERS:?}"
+                    )),
+                }
+            }
             if binary_name == WORKER {
                 let contexts = effective
                     .get("WORKER_CONTEXTS")
@@ -1482,4 +1685,23 @@ fn durations_parse_like_the_binaries_and_compose() {
     assert_eq!(seconds("soon"), None);
     assert_eq!(compose_default("${MIN_PAY_AMOUNT:-5000}"), "5000");
     assert_eq!(compose_default("temporal:7233"), "temporal:7233");
+}
+
+#[test]
+fn required_compose_variables_and_postgres_secrets_are_recognised() {
+    let key = "AUTH_SIGNING_KEY";
+    assert!(compose_required("${AUTH_SIGNING_KEY:?set it}", key));
+    assert!(compose_required("${AUTH_SIGNING_KEY?set it}", key));
+    assert!(compose_required("${AUTH_SIGNING_KEY:?}", key));
+    assert!(!compose_required("${AUTH_SIGNING_KEY:-a-default}", key));
+    assert!(!compose_required("${AUTH_SIGNING_KEY}", key));
+    assert!(!compose_required("a-literal-key", key));
+    assert!(!compose_required("${OPERATOR_PASSWORD:?set it}", key));
+    assert!(!compose_required("${AUTH_SIGNING_KEY_OLD:?set it}", key));
+    assert!(is_postgres_url("postgres://identity:x@db:5432/identity"));
+    // base64 of postgres://identity:x@db:5432/identity (a Secret's `data`), and of
+    // sqlite:///data/identity.db
+    let postgres = "cG9zdGdyZXM6Ly9pZGVudGl0eTp4QGRiOjU0MzIvaWRlbnRpdHk=";
+    assert!(is_postgres_url(postgres));
+    assert!(!is_postgres_url("c3FsaXRlOi8vL2RhdGEvaWRlbnRpdHkuZGI="));
 }

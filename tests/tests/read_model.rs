@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use driver_call_api::TOKEN_COOKIE;
 use driver_call_tests::{
     Api, COMPLETED_TIMELINE, EnvOptions, Stores, TestEnv, env_with, eventually, unique_mobile,
 };
@@ -265,9 +266,10 @@ async fn an_sse_client_sees_every_status_change_in_order_and_resumes_with_last_e
     let call = api.create_call_for(&mobile, "Dongjak", 15000).await;
     let http = reqwest::Client::new();
     let url = format!("{}/calls/{}/events", api.base, call.call_id);
+    let token = api.customer_of(&call).token().await.expect("a token");
 
     // Connected from the start: CallMade, then the payment's three events.
-    let stream = http.get(&url).send().await.unwrap();
+    let stream = http.get(&url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     let paid_at = std::time::Instant::now();
     assert_eq!(api.pay(&call).await.status, 200);
@@ -285,13 +287,16 @@ async fn an_sse_client_sees_every_status_change_in_order_and_resumes_with_last_e
     }
     let timeline = read_model_matches_workflow(&api, &stores, &call).await;
 
+    // Resumed the way a browser's EventSource does it: the sign-in cookie, no header.
     let last = before.last().unwrap().id.clone();
     let resumed = http
         .get(&url)
+        .header("Cookie", format!("{TOKEN_COOKIE}={token}"))
         .header("Last-Event-ID", &last)
         .send()
         .await
         .unwrap();
+    assert_eq!(resumed.status(), 200);
     let after = read_events(resumed, timeline.len() - before.len()).await;
 
     let seen: Vec<Sse> = before.into_iter().chain(after).collect();
@@ -302,16 +307,26 @@ async fn an_sse_client_sees_every_status_change_in_order_and_resumes_with_last_e
     assert_eq!(events, names(&timeline));
     assert_eq!(seen.last().unwrap().data["status"], "COMPLETED");
 
-    // The customer's stream carries the same events.
+    // The customer's own stream is theirs to open; nobody else's, and not without signing in.
     let customer = http
-        .get(format!(
-            "{}/dashboards/events?mobile=010-1234-5678",
-            api.base
-        ))
+        .get(format!("{}/dashboards/events", api.base))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(customer.status(), 200);
+    let another = http
+        .get(format!(
+            "{}/dashboards/events?mobile=010-1234-5678",
+            api.base
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(another.status(), 404);
+    let anonymous = http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
 }
 
 #[tokio::test]

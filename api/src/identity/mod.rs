@@ -146,7 +146,7 @@ impl Principal {
 }
 
 /// A driver an operator registers (`POST /drivers`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewDriver {
     /// The sign-in name, also the driver's `driverId`.
@@ -156,6 +156,7 @@ pub struct NewDriver {
     /// The driver's mobile number.
     pub mobile: String,
     /// The initial password (8 to 128 characters).
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     pub password: Password,
     /// The service areas the driver serves (at least one).
     pub areas: Vec<String>,
@@ -385,6 +386,7 @@ impl Identity {
             (Some(_), None) => Ok(()),
             (Some(account), Some(password)) => {
                 if !passwords::verify(password, &account.password_hash).await? {
+                    password.check_policy()?;
                     let hash = passwords::hash(password).await?;
                     self.store
                         .replace_operator_password(&username, &hash, now)
@@ -394,12 +396,17 @@ impl Identity {
                 Ok(())
             }
             (None, Some(password)) => {
+                password.check_policy()?;
                 let hash = passwords::hash(password).await?;
-                if !self.store.create_operator(&username, &hash, now).await? {
-                    return Err(SetupError::OperatorUsernameTaken(username));
+                if self.store.create_operator(&username, &hash, now).await? {
+                    tracing::info!(operator = %username, "operator created");
+                    return Ok(());
                 }
-                tracing::info!(operator = %username, "operator created");
-                Ok(())
+                // Another replica starting at the same time may have created them first.
+                match self.store.password_account(&username).await? {
+                    Some(account) if account.role == Role::Operator => Ok(()),
+                    _ => Err(SetupError::OperatorUsernameTaken(username)),
+                }
             }
             (None, None) => Err(SetupError::OperatorPasswordRequired(username)),
         }

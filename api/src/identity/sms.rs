@@ -30,7 +30,7 @@ pub trait SmsSender: Send + Sync {
 pub struct SmsError(pub String);
 
 /// A code the outbox "sent" (`GET /dev/sms` answers with these).
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxMessage {
     /// The number (digits) it went to.

@@ -50,7 +50,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// A signed-in answer (`POST /auth/token`'s 200 body); its `Debug` never shows the token.
-#[derive(Clone, PartialEq, Eq, Serialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Token {
     /// The bearer token to send as `Authorization: Bearer <accessToken>`.

@@ -13,11 +13,14 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use serde_json::Value;
+
 use super::CallIdParam;
-use crate::extract::{AppJson, AppPath};
+use crate::access::{Customer, CustomerActs, OnCall, Parties, ReadCall, shown_to};
+use crate::extract::AppJson;
 use crate::openapi::problems::{
-    BadRequest, Conflict, Invalid, NotFound, PaymentRejected, Unavailable, Unexpected,
-    UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, PaymentRejected, Unauthorized, Unavailable,
+    Unexpected, UnsupportedMediaType,
 };
 use crate::{ApiError, AppState, workflow};
 
@@ -33,9 +36,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateCallRequest {
-    /// The customer's mobile number: digits, with spaces, dashes and a leading `+` allowed.
-    #[schema(value_type = MobileNumber)]
-    mobile: String,
+    /// The customer's mobile number: the signed-in customer's own (which is taken when this is
+    /// left out; another number is 422).
+    #[schema(value_type = Option<MobileNumber>)]
+    mobile: Option<String>,
     /// Where the driver picks the customer (and the car) up, 1 to 200 characters.
     #[schema(value_type = Location)]
     location: String,
@@ -59,12 +63,23 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 impl CreateCallRequest {
     /// The new call; with an idempotency key its id is derived from the customer and the key,
     /// so every repeat of the request names the same call (and the same workflow id).
-    fn into_new_call(self, idempotency_key: Option<&str>) -> Result<NewCall, ApiError> {
+    fn into_new_call(
+        self,
+        customer: &Customer,
+        idempotency_key: Option<&str>,
+    ) -> Result<NewCall, ApiError> {
         let pay_type: PayType = self
             .pay_type
             .parse()
             .map_err(|e: String| ApiError::Invalid(format!("{e}; expected CARD or CASH")))?;
-        let mobile = MobileNumber::parse(&self.mobile)?;
+        let mobile = customer.mobile.clone();
+        if let Some(named) = &self.mobile
+            && MobileNumber::parse(named)? != mobile
+        {
+            return Err(ApiError::Invalid(
+                "mobile must be the signed-in customer's own number (or left out)".to_owned(),
+            ));
+        }
         let id = match idempotency_key {
             Some(key) => {
                 let name = format!("{}\n{key}", mobile.as_ref());
@@ -122,17 +137,22 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
             status = 201, description = "The call, as accepted.", body = CallView,
             headers(("Location" = String, description = "`/calls/{callId}`")),
         ),
-        BadRequest, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+        BadRequest, UnsupportedMediaType, Invalid, Unauthorized, Forbidden, Unavailable,
+        Unexpected,
     ),
 )]
 #[tracing::instrument(skip_all)]
 async fn create_call(
     State(state): State<AppState>,
+    customer: Customer,
     headers: HeaderMap,
     AppJson(request): AppJson<CreateCallRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let key = idempotency_key(&headers)?;
-    let call = request.into_new_call(key.as_deref())?;
+    let call = request.into_new_call(&customer, key.as_deref())?;
+    state
+        .parties
+        .remember(&call.call_id, Parties::of_new(&call));
     let started = workflow::start(&state.temporal, call.clone(), *state.policy).await?;
     if !started {
         return repeated_call(&state, call).await.map(created);
@@ -191,16 +211,16 @@ fn accepted_view(call: NewCall) -> CallView {
     tag = "calls",
     params(CallIdParam),
     responses(
-        (status = 200, description = "The call.", body = CallView),
-        NotFound, Unavailable, Unexpected,
+        (status = 200, description = "The call (a driver sees the customer's number masked).", body = CallView),
+        Unauthorized, Forbidden, NotFound, Unavailable, Unexpected,
     ),
 )]
 async fn get_call(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
-) -> Result<Json<CallView>, ApiError> {
-    let call_id = super::call_id(&call_id)?;
-    Ok(Json(workflow::view(&state.temporal, &call_id).await?))
+    call: OnCall<ReadCall>,
+) -> Result<Json<Value>, ApiError> {
+    let view = workflow::view(&state.temporal, &call.call_id).await?;
+    Ok(shown_to(&call.caller, &view))
 }
 
 /// Pay the call's fare.
@@ -214,17 +234,16 @@ async fn get_call(
     params(CallIdParam),
     responses(
         (status = 200, description = "The call, paid.", body = CallView),
-        PaymentRejected, NotFound, Conflict, Unavailable, Unexpected,
+        PaymentRejected, Unauthorized, Forbidden, NotFound, Conflict, Unavailable, Unexpected,
     ),
 )]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip_all, fields(call_id = %call.call_id))]
 async fn pay_call(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
+    call: OnCall<CustomerActs>,
 ) -> Result<Json<CallView>, ApiError> {
-    let call_id = super::call_id(&call_id)?;
     // The `pay` validator refuses a call that is not CREATED (409), so nothing is read first.
-    let paid = workflow::pay(&state.temporal, &call_id).await?;
+    let paid = workflow::pay(&state.temporal, &call.call_id).await?;
     match paid.outcome {
         PayOutcome::Approved => Ok(Json(paid.call)),
         PayOutcome::Rejected { reason } => Err(ApiError::PaymentRejected(reason)),
@@ -249,15 +268,15 @@ macro_rules! cancel_route {
             request_body(content = Option<CancelRequest>, content_type = "application/json"),
             responses(
                 (status = 202, description = "The call, cancelling.", body = CallView),
-                NotFound, Conflict, Invalid, Unavailable, Unexpected,
+                Unauthorized, Forbidden, NotFound, Conflict, Invalid, Unavailable, Unexpected,
             ),
         )]
         async fn $handler(
             state: State<AppState>,
-            call_id: AppPath<String>,
+            call: OnCall<CustomerActs>,
             body: Bytes,
         ) -> Result<impl IntoResponse, ApiError> {
-            cancel(state, call_id, body).await
+            cancel(state, call, body).await
         }
     };
 }
@@ -266,13 +285,13 @@ cancel_route!(cancel_call, post, "/calls/{call_id}/cancel");
 cancel_route!(delete_call, delete, "/calls/{call_id}");
 
 /// Cancels the call; the body `{reason?}` is optional.
-#[tracing::instrument(name = "cancel_call", skip(state, body))]
+#[tracing::instrument(name = "cancel_call", skip_all, fields(call_id = %call.call_id))]
 async fn cancel(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
+    call: OnCall<CustomerActs>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let call_id = super::call_id(&call_id)?;
+    let call_id = call.call_id;
     let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CancelRequest::default()
     } else {

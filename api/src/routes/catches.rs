@@ -1,20 +1,25 @@
 //! `/catches`: the drivers' side of a call.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use driver_call_stores::catcher::OpenOffer;
-use driver_call_workflows::domain::{CallTransition, CallView, Driver, DriverId};
+use driver_call_workflows::domain::{CallTransition, CallView, DriverId};
 use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
 use serde::Deserialize;
+use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::CallIdParam;
+use crate::access::{self, CatchCall, DriverActs, OnCall, Operator, shown_to};
 use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::identity::Principal;
 use crate::openapi::problems::{
-    BadRequest, Conflict, Invalid, NotFound, Unavailable, Unexpected, UnsupportedMediaType,
+    BadRequest, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, Unexpected,
+    UnsupportedMediaType,
 };
 use crate::workflow::{self, TripStep};
 use crate::{ApiError, AppState};
@@ -32,12 +37,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AreaQuery {
-    /// The service area: the first word of a call's location, matched case-insensitively.
+    /// The service area: the first word of a call's location, matched case-insensitively. A
+    /// driver may ask only for one of their own areas (another is 403).
     #[param(example = "kangnam")]
     area: String,
 }
 
-/// The open offers of a service area, for its drivers.
+/// The open offers of a service area, for its drivers (and operators).
 #[utoipa::path(
     get,
     path = "/catches",
@@ -45,26 +51,30 @@ struct AreaQuery {
     params(AreaQuery),
     responses(
         (status = 200, description = "The area's open offers.", body = Vec<OpenOffer>),
-        Invalid, Unexpected,
+        Invalid, Unauthorized, Forbidden, Unexpected,
     ),
 )]
 async fn open_offers(
     State(state): State<AppState>,
+    caller: Principal,
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
-    Ok(Json(state.catches.open_offers(&query.area).await?))
+    let area = access::offers_area(&caller, &query.area)?;
+    Ok(Json(state.catches.open_offers(&area).await?))
 }
 
-/// Body of `POST /catches/{call_id}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Body of `POST /catches/{call_id}`: optional, the driver is the signed-in one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CatchBody {
-    /// The catching driver's id, 1 to 64 characters.
-    #[schema(value_type = DriverId)]
-    driver_id: String,
-    /// The name the customer sees, 1 to 200 characters.
+    /// The signed-in driver's id (their username), if given; another driver's is 403.
+    #[schema(value_type = Option<DriverId>)]
+    driver_id: Option<String>,
+    /// Ignored: the customer sees the name of the driver's account. (Described, and so
+    /// accepted, because clients from before sign-in send it.)
     #[schema(example = "Kim")]
-    driver_name: String,
+    #[allow(dead_code)]
+    driver_name: Option<String>,
 }
 
 /// Catch a dispatched call.
@@ -75,28 +85,36 @@ struct CatchBody {
     path = "/catches/{call_id}",
     tag = "catches",
     params(CallIdParam),
-    request_body = CatchBody,
+    request_body(content = Option<CatchBody>, content_type = "application/json"),
     responses(
         (status = 200, description = "The call, caught by this driver.", body = CallView),
-        BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Invalid, Unavailable, Unexpected,
     ),
 )]
-#[tracing::instrument(skip(state, body))]
+#[tracing::instrument(skip_all, fields(call_id = %call.call_id))]
 async fn catch_call(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
-    AppJson(body): AppJson<CatchBody>,
-) -> Result<Json<CallView>, ApiError> {
-    let call_id = super::call_id(&call_id)?;
-    let driver = Driver::parse(&body.driver_id, &body.driver_name)?;
+    call: OnCall<CatchCall>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let body: CatchBody = optional_body(&body)?;
+    let driver = access::acting_driver(&call.caller, body.driver_id.as_deref())?;
     // The `catch` validator guards the state (409); an unknown call answers 404 from the update.
     let request = CatchRequest {
         driver_id: driver.driver_id.to_string(),
         driver_name: driver.driver_name,
     };
-    Ok(Json(
-        workflow::catch(&state.temporal, &call_id, request).await?,
-    ))
+    let view = workflow::catch(&state.temporal, &call.call_id, request).await?;
+    state.parties.caught(&call.call_id, &call.caller.subject);
+    Ok(shown_to(&call.caller, &view))
+}
+
+/// An optional JSON body: nothing (or white space) is `T::default()`.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid body: {e}")))
 }
 
 /// Body of `POST /catches/{call_id}/deny`.
@@ -118,12 +136,14 @@ struct DenyBody {
     request_body = DenyBody,
     responses(
         (status = 202, description = "The call, being denied.", body = CallView),
-        BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable, Unexpected,
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UnsupportedMediaType, Invalid,
+        Unavailable, Unexpected,
     ),
 )]
-#[tracing::instrument(skip(state, body))]
+#[tracing::instrument(skip(state, _operator, body))]
 async fn deny_call(
     State(state): State<AppState>,
+    _operator: Operator,
     AppPath(call_id): AppPath<String>,
     AppJson(body): AppJson<DenyBody>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -150,13 +170,13 @@ async fn deny_call(
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
-/// Body of the trip steps: the driver who caught the call.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Body of the trip steps: optional, the driver is the signed-in one.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TripStepBody {
-    /// The id of the driver who caught the call.
-    #[schema(value_type = DriverId)]
-    driver_id: String,
+    /// The signed-in driver's id, if given; another driver's is 403.
+    #[schema(value_type = Option<DriverId>)]
+    driver_id: Option<String>,
 }
 
 /// A trip step's route: the caught call's driver reporting the step (the step's validator
@@ -170,19 +190,19 @@ macro_rules! trip_step_route {
             path = $path,
             tag = "catches",
             params(CallIdParam),
-            request_body = TripStepBody,
+            request_body(content = Option<TripStepBody>, content_type = "application/json"),
             responses(
                 (status = 200, description = "The call, one step on.", body = CallView),
-                BadRequest, NotFound, Conflict, UnsupportedMediaType, Invalid, Unavailable,
+                BadRequest, Unauthorized, Forbidden, NotFound, Conflict, Invalid, Unavailable,
                 Unexpected,
             ),
         )]
         async fn $handler(
             state: State<AppState>,
-            call_id: AppPath<String>,
-            body: AppJson<TripStepBody>,
-        ) -> Result<Json<CallView>, ApiError> {
-            trip_step(state, call_id, body, TripStep::$step).await
+            call: OnCall<DriverActs>,
+            body: Bytes,
+        ) -> Result<Json<Value>, ApiError> {
+            trip_step(state, call, body, TripStep::$step).await
         }
     };
 }
@@ -206,18 +226,19 @@ trip_step_route!(
     "The trip is over."
 );
 
-#[tracing::instrument(skip(state, body))]
+#[tracing::instrument(skip(state, call, body), fields(call_id = %call.call_id))]
 async fn trip_step(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
-    AppJson(body): AppJson<TripStepBody>,
+    call: OnCall<DriverActs>,
+    body: Bytes,
     step: TripStep,
-) -> Result<Json<CallView>, ApiError> {
-    let call_id = super::call_id(&call_id)?;
-    let driver_id = DriverId::parse(&body.driver_id)?;
-    // The step's validator guards the state and the driver (409); an unknown call answers 404.
-    let request = TripStepRequest { driver_id };
-    Ok(Json(
-        workflow::trip_step(&state.temporal, &call_id, step, request).await?,
-    ))
+) -> Result<Json<Value>, ApiError> {
+    let body: TripStepBody = optional_body(&body)?;
+    let driver = access::acting_driver(&call.caller, body.driver_id.as_deref())?;
+    // The step's validator guards the state and the driver (409).
+    let request = TripStepRequest {
+        driver_id: driver.driver_id,
+    };
+    let view = workflow::trip_step(&state.temporal, &call.call_id, step, request).await?;
+    Ok(shown_to(&call.caller, &view))
 }

@@ -17,8 +17,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::CallIdParam;
-use crate::extract::{AppPath, AppQuery};
-use crate::openapi::problems::{Invalid, NotFound, Unexpected};
+use crate::access::{self, History, OnCall};
+use crate::extract::AppQuery;
+use crate::identity::Principal;
+use crate::openapi::problems::{Forbidden, Invalid, NotFound, Unauthorized, Unexpected};
 use crate::{ApiError, AppState};
 
 /// How often a stream looks for new events in the read model.
@@ -44,14 +46,14 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     params(CallIdParam),
     responses(
         (status = 200, description = "The call's timeline.", body = Vec<TimelineEvent>),
-        NotFound, Unexpected,
+        Unauthorized, Forbidden, NotFound, Unexpected,
     ),
 )]
 async fn my_page(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
+    call: OnCall<History>,
 ) -> Result<Json<Vec<TimelineEvent>>, ApiError> {
-    let call_id = super::call_id(&call_id)?;
+    let call_id = call.call_id;
     let timeline = state.dashboards.timeline(&call_id.to_string()).await?;
     if timeline.is_empty() {
         return Err(ApiError::NotFound(format!(
@@ -64,9 +66,10 @@ async fn my_page(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct CustomerQuery {
-    /// The customer's mobile number.
-    #[param(value_type = MobileNumber)]
-    mobile: String,
+    /// The customer's mobile number: a customer's own (taken when left out), any for an
+    /// operator.
+    #[param(value_type = Option<MobileNumber>)]
+    mobile: Option<String>,
     /// Where the page starts: from the `Link` header of the page before (opaque).
     cursor: Option<String>,
     /// How many calls a page holds (default 20).
@@ -88,14 +91,15 @@ struct CustomerQuery {
             body = Vec<CallSummary>,
             headers(("Link" = String, description = "The next page, `rel=\"next\"`, if any.")),
         ),
-        Invalid, Unexpected,
+        Invalid, Unauthorized, Forbidden, NotFound, Unexpected,
     ),
 )]
 async fn calls_of_customer(
     State(state): State<AppState>,
+    caller: Principal,
     AppQuery(query): AppQuery<CustomerQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mobile = MobileNumber::parse(&query.mobile)?;
+    let mobile = access::customer_asked(&caller, query.mobile.as_deref())?;
     let cursor = match query.cursor.as_deref() {
         Some(raw) => Some(
             SummaryCursor::parse(raw)
@@ -156,15 +160,15 @@ fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
             status = 200, description = "The call's events, streamed until the client leaves.",
             content_type = "text/event-stream", body = String,
         ),
-        NotFound, Invalid,
+        Unauthorized, Forbidden, NotFound, Invalid,
     ),
 )]
 async fn call_events(
     State(state): State<AppState>,
-    AppPath(call_id): AppPath<String>,
+    call: OnCall<History>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let call_id = super::call_id(&call_id)?.to_string();
+    let call_id = call.call_id.to_string();
     let after = last_event_id(&headers)?;
     let store = state.dashboards.clone();
     let stream = poll_events(
@@ -181,9 +185,10 @@ async fn call_events(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct StreamQuery {
-    /// The customer's mobile number.
-    #[param(value_type = MobileNumber)]
-    mobile: String,
+    /// The customer's mobile number: a customer's own (taken when left out), any for an
+    /// operator.
+    #[param(value_type = Option<MobileNumber>)]
+    mobile: Option<String>,
 }
 
 /// Every event of every call of a customer, live.
@@ -206,15 +211,17 @@ struct StreamQuery {
             status = 200, description = "The customer's events, streamed until the client leaves.",
             content_type = "text/event-stream", body = String,
         ),
-        Invalid,
+        Invalid, Unauthorized, Forbidden, NotFound,
     ),
 )]
 async fn customer_events(
     State(state): State<AppState>,
+    caller: Principal,
     AppQuery(query): AppQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let mobile = MobileNumber::parse(&query.mobile)?.as_ref().to_owned();
+    let mobile = access::customer_asked(&caller, query.mobile.as_deref())?;
+    let mobile = mobile.as_ref().to_owned();
     let after = last_event_id(&headers)?;
     let store: DashboardStore = state.dashboards.clone();
     let stream = poll_events(

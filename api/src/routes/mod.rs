@@ -1,8 +1,10 @@
 //! The API's routes, one module per resource of spec section 4.
 
+pub(crate) mod auth;
 pub(crate) mod calls;
 pub(crate) mod catches;
 pub(crate) mod dashboards;
+pub(crate) mod drivers;
 pub(crate) mod health;
 pub(crate) mod payments;
 
@@ -20,6 +22,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(calls::router())
         .merge(catches::router())
         .merge(dashboards::router())
+        .merge(auth::router())
+        .merge(drivers::router())
         .merge(payments::router())
         .merge(health::router())
 }

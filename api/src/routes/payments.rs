@@ -7,8 +7,12 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use driver_call_workflows::domain::CallId;
+
+use crate::access::{self, CallRule};
 use crate::extract::{AppPath, AppQuery};
-use crate::openapi::problems::{Invalid, NotFound, Unexpected};
+use crate::identity::Principal;
+use crate::openapi::problems::{Forbidden, Invalid, NotFound, Unauthorized, Unexpected};
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -25,17 +29,26 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     params(("payment_id" = String, Path, description = "The payment's id.")),
     responses(
         (status = 200, description = "The payment.", body = PaymentRecord),
-        NotFound, Unexpected,
+        Unauthorized, Forbidden, NotFound, Unexpected,
     ),
 )]
 async fn payment(
     State(state): State<AppState>,
+    caller: Principal,
     AppPath(payment_id): AppPath<String>,
 ) -> Result<Json<PaymentRecord>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("payment {payment_id} not found"));
     let found = state.payments.find(&payment_id).await?;
-    found
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("payment {payment_id} not found")))
+    let record = found.ok_or_else(not_found)?;
+    let call_id = CallId::parse(&record.call_id).map_err(|_| not_found())?;
+    // Whose the payment is, is whose its call is; a payment not the caller's is as unknown.
+    access::authorize(&state, &caller, &call_id, CallRule::History)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => not_found(),
+            other => other,
+        })?;
+    Ok(Json(record))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -54,14 +67,17 @@ struct ByCall {
     params(ByCall),
     responses(
         (status = 200, description = "The call's payment.", body = PaymentRecord),
-        NotFound, Invalid, Unexpected,
+        Unauthorized, Forbidden, NotFound, Invalid, Unexpected,
     ),
 )]
 async fn payment_of_call(
     State(state): State<AppState>,
+    caller: Principal,
     AppQuery(query): AppQuery<ByCall>,
 ) -> Result<Json<PaymentRecord>, ApiError> {
-    let found = state.payments.find_by_call(query.call_id.trim()).await?;
+    let call_id = super::call_id(query.call_id.trim())?;
+    access::authorize(&state, &caller, &call_id, CallRule::History).await?;
+    let found = state.payments.find_by_call(&call_id.to_string()).await?;
     found
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no payment for call {}", query.call_id)))

@@ -6,8 +6,13 @@
 -- both schemas itself.
 --
 -- Each bounded context gets its own database and its own role, so no context can write another's
--- store; the API reads all three with the same URLs. The passwords are EXAMPLES for a local
+-- store; the API reads the three contexts' stores with the same URLs and owns `identity`
+-- (accounts and sign-in codes), which it migrates itself. The passwords are EXAMPLES for a local
 -- stack: change them (and the *_DATABASE_URL values in docker-compose.yml) anywhere else.
+--
+-- This runs only on an empty volume: on a volume created before `identity` was added, create it
+-- by hand (the same two statements, with psql as the `temporal` superuser) or start over with
+-- `docker compose down -v` (which deletes every database).
 CREATE ROLE payment LOGIN PASSWORD 'payment';
 CREATE DATABASE payment OWNER payment;
 
@@ -16,3 +21,6 @@ CREATE DATABASE catcher OWNER catcher;
 
 CREATE ROLE dashboard LOGIN PASSWORD 'dashboard';
 CREATE DATABASE dashboard OWNER dashboard;
+
+CREATE ROLE identity LOGIN PASSWORD 'identity';
+CREATE DATABASE identity OWNER identity;

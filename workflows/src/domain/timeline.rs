@@ -123,7 +123,8 @@ pub struct CallView {
     pub call_id: CallId,
     /// Where the call is in its life.
     pub status: CallStatus,
-    /// The customer's mobile number.
+    /// The customer's mobile number (digits); a driver sees it masked, e.g. `010-****-5678`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "01012345678"))]
     pub mobile: MobileNumber,
     /// The pickup location.
     pub location: Location,
