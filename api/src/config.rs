@@ -8,6 +8,7 @@ use driver_call_runtime::{TemporalConfig, humantime_duration};
 use driver_call_stores::StoreConfig;
 use driver_call_workflows::driver_call::CallPolicy;
 
+use crate::fares::FareConfig;
 use crate::identity::IdentityConfig;
 
 /// Settings of the API process.
@@ -35,6 +36,9 @@ pub struct ApiConfig {
     /// Sign-in and access tokens (spec section 7).
     #[command(flatten)]
     pub identity: IdentityConfig,
+    /// The tariff and quotes (spec section 9).
+    #[command(flatten)]
+    pub fares: FareConfig,
 }
 
 impl ApiConfig {

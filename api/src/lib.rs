@@ -6,6 +6,7 @@ mod access;
 pub mod config;
 mod error;
 mod extract;
+pub mod fares;
 pub mod identity;
 mod openapi;
 mod routes;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub policy: Arc<CallPolicy>,
     /// Sign-in, access tokens and driver accounts.
     pub identity: identity::Identity,
+    /// The tariff and the quotes.
+    pub fares: fares::Fares,
     /// Whose each call is, as far as this process has learnt.
     parties: access::PartyBook,
 }
@@ -52,11 +55,13 @@ const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not ze
 impl AppState {
     /// Opens the stores named in `config` to read them (each context's worker owns and migrates
     /// its own; until it has, `/readyz` says so) and wraps the Temporal client; `identity` is
-    /// the identity context the API owns (see [`identity::Identity::build`]).
+    /// the identity context and the fares the API owns (see [`identity::Identity::build`] and
+    /// [`fares::Fares::open`]).
     pub fn build(
         config: &ApiConfig,
         temporal: Client,
         identity: identity::Identity,
+        fares: fares::Fares,
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
         Ok(Self {
@@ -66,17 +71,19 @@ impl AppState {
             dashboards: DashboardStore::open_reader(&stores.dashboard_database_url())?,
             policy: Arc::new(config.call_policy()),
             identity,
+            fares,
             parties: access::PartyBook::new(REMEMBERED_CALLS),
         })
     }
 
     /// The stores `/readyz` asks.
-    pub(crate) fn stores(&self) -> [Store; 4] {
+    pub(crate) fn stores(&self) -> [Store; 5] {
         [
             Store::Payment(self.payments.clone()),
             Store::Catcher(self.catches.clone()),
             Store::Dashboard(self.dashboards.clone()),
             Store::Identity(self.identity.store().clone()),
+            Store::Quote(self.fares.store().clone()),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use clap::Parser;
+use driver_call_api::fares::Fares;
 use driver_call_api::identity::{GeneratedPassword, Identity};
 use driver_call_api::{ApiConfig, AppState, app};
 use driver_call_runtime::{connect_temporal, shutdown_signal, telemetry};
@@ -16,8 +17,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(generated) = generated {
         print_operator_sign_in(&generated);
     }
+    let fares = Fares::open(&config.fares, &config.stores.quote_database_url())
+        .await
+        .context("Fares cannot be offered")?;
     let temporal = connect_temporal(&config.temporal).await?;
-    let state = AppState::build(&config, temporal, identity)?;
+    let state = AppState::build(&config, temporal, identity, fares)?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .with_context(|| format!("Failed to listen on {}", config.api_addr))?;

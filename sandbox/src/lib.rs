@@ -1,5 +1,6 @@
 //! A payment service sandbox, the way card networks offer one: it speaks the HTTP gateway's
-//! protocol (`POST /charges`, `POST /refunds`, both idempotent by key) and can be told at run
+//! protocol (`POST /charges`, `POST /refunds` of all or an `amount`, both idempotent by key: a
+//! charge is refunded once, and a repeat gives nothing more back) and can be told at run
 //! time to misbehave, so failure drills and operators can make the gateway slow, failing or
 //! unable to answer. It keeps its charges in memory: it stands in for someone else's system.
 //!
@@ -132,12 +133,41 @@ impl Sandbox {
         let charge = GatewayCharge {
             charge_id: format!("chg-{}", uuid::Uuid::new_v4()),
             status: ChargeStatus::Charged,
+            refunded_amount: None,
             request: request.clone(),
         };
         ledger
             .charges
             .insert(request.idempotency_key.clone(), charge.clone());
         (StatusCode::CREATED, charge)
+    }
+
+    /// Refunds the charge under the request's key, all of it or `amount`, once: a charge already
+    /// refunded is answered as it stands and nothing more is given back.
+    fn give_back(&self, request: &RefundRequest) -> Result<GatewayCharge, Problem> {
+        let mut ledger = self.ledger.lock().expect("sandbox lock");
+        let Some(charge) = ledger.charges.get_mut(&request.idempotency_key) else {
+            let detail = format!("no charge under {}", request.idempotency_key);
+            return Err(Problem::not_found(detail));
+        };
+        if charge.status != ChargeStatus::Charged {
+            tracing::info!(charge_id = %charge.charge_id, "refund repeated; nothing more given back");
+            return Ok(charge.clone());
+        }
+        let whole = charge.request.amount;
+        let amount = request.amount.unwrap_or(whole);
+        if !(0..=whole).contains(&amount) {
+            let detail = format!("cannot refund {amount} KRW of a {whole} KRW charge");
+            return Err(Problem::invalid(detail));
+        }
+        charge.status = if amount == whole {
+            ChargeStatus::Refunded
+        } else {
+            ChargeStatus::PartiallyRefunded
+        };
+        charge.refunded_amount = Some(amount);
+        tracing::info!(charge_id = %charge.charge_id, amount, "refund");
+        Ok(charge.clone())
     }
 }
 
@@ -173,14 +203,10 @@ async fn refund(
 ) -> Result<Json<GatewayCharge>, Response> {
     let _in_flight = InFlight::new(&sandbox);
     sandbox.misbehave().await?;
-    let mut ledger = sandbox.ledger.lock().expect("sandbox lock");
-    let Some(charge) = ledger.charges.get_mut(&request.idempotency_key) else {
-        let detail = format!("no charge under {}", request.idempotency_key);
-        return Err(Problem::not_found(detail).into_response());
-    };
-    charge.status = ChargeStatus::Refunded;
-    tracing::info!(charge_id = %charge.charge_id, "refund");
-    Ok(Json(charge.clone()))
+    let charge = sandbox
+        .give_back(&request)
+        .map_err(IntoResponse::into_response)?;
+    Ok(Json(charge))
 }
 
 #[derive(Deserialize)]
@@ -223,4 +249,71 @@ async fn set_mode(
     tracing::warn!(?settings, "sandbox mode changed");
     sandbox.ledger.lock().expect("sandbox lock").settings = settings;
     Json(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charged(sandbox: &Sandbox, amount: i64) -> GatewayCharge {
+        let request = ChargeRequest {
+            idempotency_key: "payment:1".to_owned(),
+            call_id: "1".to_owned(),
+            mobile: "01012345678".to_owned(),
+            pay_type: "CARD".to_owned(),
+            amount,
+        };
+        sandbox.take(&request).1
+    }
+
+    fn refund(amount: Option<i64>) -> RefundRequest {
+        RefundRequest {
+            idempotency_key: "payment:1".to_owned(),
+            amount,
+        }
+    }
+
+    #[test]
+    fn a_partial_refund_is_made_once_and_a_repeat_gives_nothing_more_back() {
+        let sandbox = Sandbox::default();
+        let charge = charged(&sandbox, 15000);
+
+        let first = sandbox.give_back(&refund(Some(10000))).unwrap();
+        assert_eq!(first.charge_id, charge.charge_id);
+        assert_eq!(first.status, ChargeStatus::PartiallyRefunded);
+        assert_eq!(first.refunded_amount, Some(10000));
+        for repeat in [Some(10000), Some(5000), None] {
+            assert_eq!(sandbox.give_back(&refund(repeat)).unwrap(), first);
+        }
+        let again = charged(&sandbox, 15000);
+        assert_eq!(again, first, "a refunded key is never charged anew");
+    }
+
+    #[test]
+    fn a_refund_of_the_whole_charge_keeps_the_refunded_status() {
+        let sandbox = Sandbox::default();
+        charged(&sandbox, 12000);
+        let whole = sandbox.give_back(&refund(None)).unwrap();
+        assert_eq!(whole.status, ChargeStatus::Refunded);
+        assert_eq!(whole.refunded_amount, Some(12000));
+
+        let sandbox = Sandbox::default();
+        charged(&sandbox, 12000);
+        let exact = sandbox.give_back(&refund(Some(12000))).unwrap();
+        assert_eq!(exact.status, ChargeStatus::Refunded);
+    }
+
+    #[test]
+    fn an_amount_beyond_the_charge_or_an_unknown_key_refunds_nothing() {
+        let sandbox = Sandbox::default();
+        let unknown = sandbox.give_back(&refund(None)).unwrap_err();
+        assert_eq!(unknown.into_response().status(), StatusCode::NOT_FOUND);
+        let charge = charged(&sandbox, 8000);
+        for amount in [8001, -1] {
+            let refused = sandbox.give_back(&refund(Some(amount))).unwrap_err();
+            let status = refused.into_response().status();
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        assert_eq!(charged(&sandbox, 8000), charge, "still charged in full");
+    }
 }

@@ -28,8 +28,11 @@ pub struct ChargeRequest {
 pub struct GatewayCharge {
     /// The sandbox's id of the charge.
     pub charge_id: String,
-    /// `CHARGED` or `REFUNDED`.
+    /// `CHARGED`, `REFUNDED` or `PARTIALLY_REFUNDED`.
     pub status: ChargeStatus,
+    /// The KRW given back, once refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_amount: Option<i64>,
     /// What was charged.
     #[serde(flatten)]
     pub request: ChargeRequest,
@@ -43,14 +46,19 @@ pub enum ChargeStatus {
     Charged,
     /// Given back.
     Refunded,
+    /// Part of it given back, the rest kept.
+    PartiallyRefunded,
 }
 
-/// `POST /refunds`: the charge is found by its idempotency key alone.
+/// `POST /refunds`: the charge is found by its idempotency key alone, and refunded once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundRequest {
     /// The charge's idempotency key.
     pub idempotency_key: String,
+    /// KRW to give back (a partial refund); absent gives back the whole charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
 /// An error answer, as `application/problem+json` (RFC 9457).
@@ -78,6 +86,11 @@ impl Problem {
     /// 402: the charge is declined (a business answer).
     pub fn declined(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYMENT_REQUIRED, "declined", detail)
+    }
+
+    /// 422: a refund amount the charge cannot cover.
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail)
     }
 
     /// 404: no charge under that key.

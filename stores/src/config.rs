@@ -23,6 +23,9 @@ pub struct StoreConfig {
     /// DATA_DIR).
     #[arg(long, env = "IDENTITY_DATABASE_URL")]
     pub identity_database_url: Option<String>,
+    /// The quoted fares' database, owned by the API (default: SQLite `quote.db` under DATA_DIR).
+    #[arg(long, env = "QUOTE_DATABASE_URL")]
+    pub quote_database_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -34,6 +37,7 @@ impl StoreConfig {
             catcher_database_url: None,
             dashboard_database_url: None,
             identity_database_url: None,
+            quote_database_url: None,
         }
     }
 
@@ -55,6 +59,11 @@ impl StoreConfig {
     /// The identity database URL, defaulting to SQLite under `data_dir`.
     pub fn identity_database_url(&self) -> String {
         self.url_of(&self.identity_database_url, "identity")
+    }
+
+    /// The quote database URL, defaulting to SQLite under `data_dir`.
+    pub fn quote_database_url(&self) -> String {
+        self.url_of(&self.quote_database_url, "quote")
     }
 
     fn url_of(&self, configured: &Option<String>, context: &str) -> String {

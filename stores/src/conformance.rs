@@ -24,6 +24,7 @@ macro_rules! conformance_tests {
             a_rejection_stays_rejected_and_refunds_nothing: "payment",
             a_charge_refunded_without_a_confirmed_answer_is_recorded_once: "payment",
             refunds_happen_once_and_only_for_approved_payments: "payment",
+            a_partial_refund_keeps_the_fee_once_and_only_for_an_approved_payment: "payment",
             an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopens: "catcher",
             projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back: "dashboard",
             a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
@@ -163,6 +164,65 @@ pub async fn refunds_happen_once_and_only_for_approved_payments(url: &str) {
         PaymentStatus::Disabled,
         "{url}: a refund changed a refund"
     );
+}
+
+fn krw(amount: i64) -> Krw {
+    Krw::new(amount).expect("amount")
+}
+
+/// A partial refund turns the approved payment into one `PARTIALLY_REFUNDED` row with the
+/// amounts, once: a repeat (even with other amounts) and a later full refund change nothing, and
+/// a payment refunded in full, or none at all, is not refunded partially.
+pub async fn a_partial_refund_keeps_the_fee_once_and_only_for_an_approved_payment(url: &str) {
+    let store = PaymentStore::connect(url).await.expect("payment store");
+    let unpaid = new_call_id();
+    let nothing = store.refund_partially(&unpaid, krw(10000), krw(5000)).await;
+    assert_eq!(nothing.expect("refund"), None, "{url}");
+
+    let call_id = new_call_id();
+    let paid = store
+        .record(&approval(call_id, 15000), approved(call_id))
+        .await
+        .expect("recorded");
+    assert_eq!((paid.refunded_amount, paid.fee), (None, None), "{url}");
+    let first = store.refund_partially(&call_id, krw(10000), krw(5000));
+    let first = first.await.expect("refund").expect("refunded");
+    assert_eq!(first.payment_id, paid.payment_id, "{url}");
+    assert_eq!(first.status, PaymentStatus::PartiallyRefunded, "{url}");
+    assert_eq!(first.pay_amount, 15000, "{url}");
+    assert_eq!(first.refunded_amount, Some(10000), "{url}");
+    assert_eq!(first.fee, Some(5000), "{url}");
+    assert_eq!(first.charge_id, paid.charge_id, "{url}");
+
+    let again = store.refund_partially(&call_id, krw(15000), krw(0));
+    let again = again.await.expect("refund").expect("refunded");
+    assert_eq!(again, first, "{url}: a repeat changed the partial refund");
+    let full = store.refund(&call_id, RefundKind::Cancel).await;
+    assert_eq!(full.expect("refund"), None, "{url}: refunded again in full");
+    let id = call_id.to_string();
+    let rows = store.count_by_call_and_status(&id, PaymentStatus::PartiallyRefunded);
+    assert_eq!(rows.await.expect("count"), 1, "{url}");
+    let stored = store.find_by_call(&id).await.expect("find").expect("row");
+    assert_eq!(stored, first, "{url}");
+
+    let refunded_in_full = new_call_id();
+    store
+        .record(
+            &approval(refunded_in_full, 8000),
+            approved(refunded_in_full),
+        )
+        .await
+        .expect("recorded");
+    store
+        .refund(&refunded_in_full, RefundKind::Disable)
+        .await
+        .expect("refund");
+    let late = store.refund_partially(&refunded_in_full, krw(3000), krw(5000));
+    assert_eq!(late.await.expect("refund"), None, "{url}");
+    let stored = store.find_by_call(&refunded_in_full.to_string()).await;
+    let stored = stored.expect("find").expect("row");
+    assert_eq!(stored.status, PaymentStatus::Disabled, "{url}");
+    assert_eq!((stored.refunded_amount, stored.fee), (None, None), "{url}");
 }
 
 fn offer(call_id: CallId) -> OfferCallInput {

@@ -166,6 +166,16 @@ pub(crate) fn parse_stored<T>(
     parse(value).ok_or_else(|| StoreError::Corrupt(value.to_owned()))
 }
 
+/// A time as the API-owned tables hold it: RFC 3339 UTC with milliseconds (sorts as text).
+pub(crate) fn format_time(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// A time [`format_time`] wrote.
+pub(crate) fn parse_time(text: &str) -> Result<std::time::SystemTime, StoreError> {
+    humantime::parse_rfc3339(text).map_err(|_| StoreError::Corrupt(text.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

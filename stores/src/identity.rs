@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::migrate::Migrator;
 
 use crate::db::{Database, StoreError};
+use crate::db::{format_time, parse_time};
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/identity/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/identity/postgres");
@@ -542,13 +543,4 @@ impl IdentityStore {
         .await?;
         Ok(updated.rows_affected() == 1)
     }
-}
-
-/// A time as the identity tables hold it: RFC 3339 UTC with milliseconds (sorts as text).
-fn format_time(time: SystemTime) -> String {
-    humantime::format_rfc3339_millis(time).to_string()
-}
-
-fn parse_time(text: &str) -> Result<SystemTime, StoreError> {
-    humantime::parse_rfc3339(text).map_err(|_| StoreError::Corrupt(text.to_owned()))
 }

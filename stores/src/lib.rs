@@ -1,6 +1,7 @@
 //! The bounded contexts' stores, each in its own database with its own migrations: `payment`
 //! (the payments ledger), `catcher` (offers and catches), `dashboard` (the myPage read model
-//! and its webhook outbox) and `identity` (accounts and sign-in codes, owned by the API).
+//! and its webhook outbox) `identity` (accounts and sign-in codes) and `quote` (quoted fares), the last two owned by
+//! the API.
 //!
 //! A context's worker owns its database: it opens it with `connect`, which creates and migrates
 //! it. Every other process (the API) opens it with `open_reader`, which neither creates nor
@@ -14,6 +15,7 @@ pub mod dashboard;
 pub mod db;
 pub mod identity;
 pub mod payment;
+pub mod quote;
 
 pub use catcher::CatcherStore;
 pub use config::StoreConfig;
@@ -21,6 +23,7 @@ pub use dashboard::DashboardStore;
 pub use db::StoreError;
 pub use identity::IdentityStore;
 pub use payment::PaymentStore;
+pub use quote::QuoteStore;
 
 /// A store whose database a readiness probe asks.
 #[derive(Debug, Clone)]
@@ -33,6 +36,8 @@ pub enum Store {
     Dashboard(DashboardStore),
     /// Accounts and sign-in codes.
     Identity(IdentityStore),
+    /// Quoted fares.
+    Quote(QuoteStore),
 }
 
 impl Store {
@@ -43,6 +48,7 @@ impl Store {
             Store::Catcher(_) => "catcherStore",
             Store::Dashboard(_) => "dashboardStore",
             Store::Identity(_) => "identityStore",
+            Store::Quote(_) => "quoteStore",
         }
     }
 
@@ -53,6 +59,7 @@ impl Store {
             Store::Catcher(store) => store.ping().await,
             Store::Dashboard(store) => store.ping().await,
             Store::Identity(store) => store.ping().await,
+            Store::Quote(store) => store.ping().await,
         };
         if let Err(error) = &answer {
             tracing::debug!(store = self.name(), %error, "store not ready");

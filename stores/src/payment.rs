@@ -1,7 +1,7 @@
 //! The payments ledger in the payment context's own database.
 
 use driver_call_workflows::contracts::payment::{ApprovePaymentInput, PaymentStatus, RefundKind};
-use driver_call_workflows::domain::CallId;
+use driver_call_workflows::domain::{CallId, Krw};
 use serde::Serialize;
 use sqlx::migrate::Migrator;
 
@@ -26,12 +26,16 @@ pub struct PaymentRecord {
     pub pay_type: String,
     /// The amount in KRW.
     pub pay_amount: i64,
-    /// `APPROVED`, `REJECTED`, `CANCELLED` or `DISABLED`.
+    /// `APPROVED`, `REJECTED`, `CANCELLED`, `DISABLED` or `PARTIALLY_REFUNDED`.
     pub status: PaymentStatus,
     /// Why it was rejected, if it was.
     pub reason: Option<String>,
     /// The payment gateway's id of the charge, when one was taken.
     pub charge_id: Option<String>,
+    /// The KRW given back by a partial refund (`PARTIALLY_REFUNDED` only).
+    pub refunded_amount: Option<i64>,
+    /// The KRW kept as a cancellation or no-show fee (`PARTIALLY_REFUNDED` only).
+    pub fee: Option<i64>,
     /// When it was first written.
     pub created_at: String,
     /// When its status last changed.
@@ -49,6 +53,8 @@ struct PaymentRow {
     status: String,
     reason: Option<String>,
     charge_id: Option<String>,
+    refunded_amount: Option<i64>,
+    fee: Option<i64>,
     created_at: String,
     updated_at: String,
 }
@@ -66,6 +72,8 @@ impl TryFrom<PaymentRow> for PaymentRecord {
             pay_amount: row.pay_amount,
             reason: row.reason,
             charge_id: row.charge_id,
+            refunded_amount: row.refunded_amount,
+            fee: row.fee,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -104,7 +112,7 @@ pub struct UnconfirmedCharge {
 }
 
 const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, pay_amount, \
-                       status, reason, charge_id, created_at, updated_at";
+                       status, reason, charge_id, refunded_amount, fee, created_at, updated_at";
 
 /// The payment context's store.
 #[derive(Debug, Clone)]
@@ -230,6 +238,36 @@ impl PaymentStore {
             .find_by_call(&call_id)
             .await?
             .filter(|p| matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled));
+        Ok(refunded)
+    }
+
+    /// Refunds the call's approved payment except `fee`, which is kept: the payment becomes
+    /// `PARTIALLY_REFUNDED` with these amounts, once. Returns it (also when an earlier try did
+    /// this, with that try's amounts), or `None` when the call has no approved charge to refund
+    /// partially (none, rejected, or already refunded in full).
+    #[tracing::instrument(skip(self))]
+    pub async fn refund_partially(
+        &self,
+        call_id: &CallId,
+        refunded_amount: Krw,
+        fee: Krw,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        let call_id = call_id.to_string();
+        sqlx::query(
+            "UPDATE payments SET status = $1, refunded_amount = $2, fee = $3, updated_at = $4 \
+             WHERE call_id = $5 AND status = 'APPROVED'",
+        )
+        .bind(PaymentStatus::PartiallyRefunded.as_str())
+        .bind(refunded_amount.get())
+        .bind(fee.get())
+        .bind(crate::now_rfc3339())
+        .bind(&call_id)
+        .execute(&self.db.pool)
+        .await?;
+        let refunded = self
+            .find_by_call(&call_id)
+            .await?
+            .filter(|p| p.status == PaymentStatus::PartiallyRefunded);
         Ok(refunded)
     }
 

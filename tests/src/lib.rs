@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use driver_call_api::fares::{FareConfig, Fares};
 use driver_call_api::identity::{Identity, IdentityConfig};
 use driver_call_api::{ApiConfig, AppState};
 use driver_call_runtime::TemporalConfig;
@@ -242,6 +243,11 @@ async fn serve_everything(
     let client = connect(&address).await?;
     let identity_config = identity_config();
     let (identity, _) = Identity::build(&identity_config, &workers.stores).await?;
+    let fare_config = FareConfig {
+        fare_table: None,
+        min_pay_amount: workers.payment.min_pay_amount,
+    };
+    let fares = Fares::open(&fare_config, &workers.stores.quote_database_url()).await?;
     for (listener, window) in [(api_listener, None), (short_listener, Some(SHORT_WINDOW))] {
         let mut config = ApiConfig {
             api_addr: listener.local_addr()?,
@@ -254,12 +260,13 @@ async fn serve_everything(
             },
             stores: workers.stores.clone(),
             identity: identity_config.clone(),
+            fares: fare_config.clone(),
         };
         if let Some(window) = window {
             config.payment_window = window;
             config.dispatch_timeout = window;
         }
-        let state = AppState::build(&config, client.clone(), identity.clone())?;
+        let state = AppState::build(&config, client.clone(), identity.clone(), fares.clone())?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let app = driver_call_api::app(state)

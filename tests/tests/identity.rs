@@ -98,6 +98,17 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         ("DELETE /calls/{call_id}", CUSTOMER_ONLY),
         ("GET /calls/{call_id}/events", CUSTOMER_OR_OPERATOR),
         (
+            "POST /quotes",
+            [
+                Denied(401),
+                Allowed,
+                Allowed,
+                Denied(403),
+                Denied(403),
+                Denied(403),
+            ],
+        ),
+        (
             "GET /catches",
             [
                 Denied(401),
@@ -201,6 +212,10 @@ fn request(route: &str, call: &CallView, person: usize) -> (Method, String, Opti
             Some(json!({"location": "Mapo matrix", "payType": "CARD", "payAmount": 9000})),
         ),
         "POST /catches/{call_id}/deny" => (String::new(), Some(json!({"reason": "matrix"}))),
+        "POST /quotes" => (
+            String::new(),
+            Some(json!({"location": "Seoul station", "destination": "Kangnam station"})),
+        ),
         "POST /drivers" => (
             String::new(),
             Some(json!({

@@ -16,8 +16,9 @@ use serde_json::Value;
 /// Every operation the API serves (besides `/openapi.json` and `/docs`, which serve the
 /// description itself). A route added to the API without being added here, or the other way
 /// round, fails `the_document_is_openapi_3_1_and_describes_every_route_the_api_serves`.
-const OPERATIONS: [(&str, &str); 26] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("POST", "/calls"),
+    ("POST", "/quotes"),
     ("GET", "/calls/{call_id}"),
     ("DELETE", "/calls/{call_id}"),
     ("POST", "/calls/{call_id}/pay"),

@@ -16,6 +16,8 @@ use failsafe::futures::CircuitBreaker as _;
 use failsafe::{Config, StateMachine};
 use serde::Serialize;
 
+use driver_call_workflows::domain::Krw;
+
 use super::gateway::{ChargeRequest, GatewayCharge, GatewayError, PaymentGateway};
 
 /// When the breaker opens and how long it stays open.
@@ -126,12 +128,13 @@ impl GuardedGateway {
             .map_err(into_guarded)
     }
 
-    /// Refunds through the breaker.
+    /// Refunds `amount` (`None`: all) through the breaker.
     pub async fn refund(
         &self,
         idempotency_key: &str,
+        amount: Option<Krw>,
     ) -> Result<Option<GatewayCharge>, GuardedError> {
-        let call = self.gateway.refund(idempotency_key);
+        let call = self.gateway.refund(idempotency_key, amount);
         self.breaker
             .call_with(GatewayError::is_outage, call)
             .await
@@ -223,11 +226,16 @@ mod tests {
             Ok(GatewayCharge {
                 charge_id: "chg".into(),
                 status: ChargeStatus::Charged,
+                refunded_amount: None,
                 request: request.clone(),
             })
         }
 
-        async fn refund(&self, _key: &str) -> Result<Option<GatewayCharge>, GatewayError> {
+        async fn refund(
+            &self,
+            _key: &str,
+            _amount: Option<Krw>,
+        ) -> Result<Option<GatewayCharge>, GatewayError> {
             Ok(None)
         }
 

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use driver_call_workflows::domain::Krw;
 use serde::{Deserialize, Serialize};
 
 /// What the payment context asks a gateway to charge.
@@ -31,8 +32,11 @@ pub struct ChargeRequest {
 pub struct GatewayCharge {
     /// The gateway's id of the charge.
     pub charge_id: String,
-    /// `CHARGED`, or `REFUNDED` once given back.
+    /// `CHARGED`, `REFUNDED` once given back, `PARTIALLY_REFUNDED` once part of it was.
     pub status: ChargeStatus,
+    /// The KRW given back, once refunded (absent from gateways that do not report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_amount: Option<i64>,
     /// What was charged.
     #[serde(flatten)]
     pub request: ChargeRequest,
@@ -46,15 +50,21 @@ pub enum ChargeStatus {
     Charged,
     /// It was given back.
     Refunded,
+    /// Part of it was given back; the rest is kept.
+    PartiallyRefunded,
 }
 
 /// The body of a refund request: the charge is found by its idempotency key alone, so a charge
-/// whose answer was lost can be refunded too.
+/// whose answer was lost can be refunded too. A charge is refunded once: a repeat of the key
+/// answers with that refund and gives nothing more back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundRequest {
     /// `payment:{callId}`.
     pub idempotency_key: String,
+    /// The KRW to give back (a partial refund); absent gives back the whole charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
 /// Why a gateway call did not charge or refund.
@@ -82,16 +92,22 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Takes the charge, or returns the one already taken under the same idempotency key.
     async fn charge(&self, request: &ChargeRequest) -> Result<GatewayCharge, GatewayError>;
 
-    /// Gives back the charge held under `idempotency_key`, if the gateway holds one beyond the
-    /// ledger's own record; `None` when there is nothing there to refund.
-    async fn refund(&self, idempotency_key: &str) -> Result<Option<GatewayCharge>, GatewayError>;
+    /// Gives back `amount` of the charge held under `idempotency_key` (`None`: all of it), if the
+    /// gateway holds one beyond the ledger's own record; `None` when there is nothing there to
+    /// refund. Idempotent by key: a charge is refunded once, and a repeat gives nothing more back.
+    async fn refund(
+        &self,
+        idempotency_key: &str,
+        amount: Option<Krw>,
+    ) -> Result<Option<GatewayCharge>, GatewayError>;
 
     /// A short name for logs and the worker's status page.
     fn name(&self) -> &'static str;
 }
 
 /// The embedded default: the payments ledger is the whole gateway. Its charge is the ledger row
-/// the activity writes, and its refund is the ledger's refund, so it never fails on its own.
+/// the activity writes, and its refund (full or partial) is the ledger's refund, so it never
+/// fails on its own and holds nothing beyond the ledger.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct BuiltinGateway;
 
@@ -101,11 +117,16 @@ impl PaymentGateway for BuiltinGateway {
         Ok(GatewayCharge {
             charge_id: format!("builtin-{}", request.call_id),
             status: ChargeStatus::Charged,
+            refunded_amount: None,
             request: request.clone(),
         })
     }
 
-    async fn refund(&self, _idempotency_key: &str) -> Result<Option<GatewayCharge>, GatewayError> {
+    async fn refund(
+        &self,
+        _idempotency_key: &str,
+        _amount: Option<Krw>,
+    ) -> Result<Option<GatewayCharge>, GatewayError> {
         Ok(None)
     }
 
@@ -162,8 +183,9 @@ impl PaymentGateway for HttpGateway {
         let status = response.status();
         if status.is_success() {
             let charge = read_charge(response).await?;
-            if charge.status == ChargeStatus::Refunded {
-                // The key's charge was already given back (the call ended): never charge anew.
+            if charge.status != ChargeStatus::Charged {
+                // The key's charge was already given back, in full or in part (the call ended):
+                // never charge anew.
                 return Err(GatewayError::Declined(format!(
                     "charge {} was already refunded",
                     charge.charge_id
@@ -180,9 +202,14 @@ impl PaymentGateway for HttpGateway {
         Err(GatewayError::Unavailable(format!("{status}: {detail}")))
     }
 
-    async fn refund(&self, idempotency_key: &str) -> Result<Option<GatewayCharge>, GatewayError> {
+    async fn refund(
+        &self,
+        idempotency_key: &str,
+        amount: Option<Krw>,
+    ) -> Result<Option<GatewayCharge>, GatewayError> {
         let body = RefundRequest {
             idempotency_key: idempotency_key.to_owned(),
+            amount: amount.map(Krw::get),
         };
         let response = self.post("/refunds", idempotency_key, &body).await?;
         let status = response.status();
@@ -191,6 +218,10 @@ impl PaymentGateway for HttpGateway {
         }
         if !status.is_success() {
             let detail = response.text().await.unwrap_or_default();
+            if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+                // An amount the gateway refuses (more than was charged): a business answer.
+                return Err(GatewayError::Declined(detail));
+            }
             return Err(GatewayError::Unavailable(format!("{status}: {detail}")));
         }
         read_charge(response).await.map(Some)
@@ -227,6 +258,7 @@ mod tests {
         let charge = GatewayCharge {
             charge_id: "chg-1".to_owned(),
             status: ChargeStatus::Charged,
+            refunded_amount: None,
             request: ChargeRequest {
                 idempotency_key: "payment:1".to_owned(),
                 call_id: "1".to_owned(),
@@ -240,6 +272,31 @@ mod tests {
         assert_eq!(json["status"], "CHARGED");
         assert_eq!(json["idempotencyKey"], "payment:1");
         assert_eq!(json["amount"], 5000);
+        assert!(json.get("refundedAmount").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_refund_names_its_amount_only_when_partial() {
+        let whole = RefundRequest {
+            idempotency_key: "payment:1".to_owned(),
+            amount: None,
+        };
+        let json = serde_json::to_value(&whole).unwrap();
+        assert_eq!(json, serde_json::json!({"idempotencyKey": "payment:1"}));
+        let part = RefundRequest {
+            amount: Some(10000),
+            ..whole
+        };
+        let json = serde_json::to_value(&part).unwrap();
+        assert_eq!(json["amount"], 10000);
+        let partial: GatewayCharge = serde_json::from_value(serde_json::json!({
+            "chargeId": "chg-1", "status": "PARTIALLY_REFUNDED", "refundedAmount": 10000,
+            "idempotencyKey": "payment:1", "callId": "1", "mobile": "010", "payType": "CARD",
+            "amount": 15000
+        }))
+        .unwrap();
+        assert_eq!(partial.status, ChargeStatus::PartiallyRefunded);
+        assert_eq!(partial.refunded_amount, Some(10000));
     }
 
     #[test]

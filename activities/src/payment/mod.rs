@@ -1,11 +1,13 @@
 //! Payment context: the payments ledger and the `payment.*` activities that approve and refund
 //! pre-payments through a [`PaymentGateway`] behind a circuit breaker. Approval and refund are
 //! idempotent per call: the ledger's unique keys hold one row per call, and the gateway is asked
-//! with the call's idempotency key, so no retry at any layer charges or refunds twice.
+//! with the call's idempotency key, so no retry at any layer charges or refunds twice. A refund
+//! that keeps a fee (a late cancel, a no-show) gives back the rest once: `PARTIALLY_REFUNDED`.
 
 mod approval;
 mod breaker;
 mod gateway;
+pub mod tariff;
 mod worker;
 
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use driver_call_workflows::contracts::payment::{
     ApprovePaymentInput, ApprovePaymentResult, PAYMENT_REJECTED, PAYMENT_UNAVAILABLE,
     PaymentStatus, RefundPaymentInput, RefundPaymentResult,
 };
-use driver_call_workflows::domain::Krw;
+use driver_call_workflows::domain::{CallId, Krw};
 use temporalio_macros::activities;
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -105,16 +107,29 @@ impl Activities {
     }
 
     /// Refunds the call's payment (CANCELLED or DISABLED), including a charge the gateway took
-    /// whose answer was lost; a no-op when nothing was charged.
+    /// whose answer was lost; a no-op when nothing was charged. With a fee, it keeps the fee
+    /// (at most the charge) and gives back the rest: PARTIALLY_REFUNDED.
     #[activity(name = "payment.refund")]
     pub async fn refund(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: RefundPaymentInput,
     ) -> Result<RefundPaymentResult, ActivityError> {
+        if let Some(fee) = input.fee {
+            if let Some(partial) = self.refund_partially(input.call_id, fee).await? {
+                return Ok(result_of(Some(partial)));
+            }
+            // No confirmed charge in the ledger (a paid call always has one): whatever the
+            // gateway may hold without a confirmed answer is given back whole, as below.
+            tracing::warn!(call_id = %input.call_id, fee = fee.get(),
+                "no confirmed charge to keep a fee from; refunding in full");
+        }
         // The gateway first: once it has given the money back, the ledger follows (a retry after a
         // crash in between finds the gateway's refund already done, by the same key).
-        let held = self.gateway.refund(&idempotency_key(input.call_id)).await?;
+        let held = self
+            .gateway
+            .refund(&idempotency_key(input.call_id), None)
+            .await?;
         let mut refunded = self.store.refund(&input.call_id, input.kind).await?;
         if let (None, Some(charge)) = (&refunded, held) {
             tracing::warn!(call_id = %input.call_id, charge_id = %charge.charge_id,
@@ -125,10 +140,7 @@ impl Activities {
                 .await?
                 .filter(|p| matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Disabled));
         }
-        Ok(RefundPaymentResult {
-            payment_id: refunded.as_ref().map(|r| r.payment_id.clone()),
-            status: refunded.map(|r| r.status),
-        })
+        Ok(result_of(refunded))
     }
 }
 
@@ -158,6 +170,61 @@ impl Activities {
             Err(unavailable) => return Err(self::unavailable(&unavailable)),
         };
         Ok(self.store.record(input, outcome).await?)
+    }
+}
+
+impl Activities {
+    /// Keeps `fee` (at most the charge) of the call's approved payment and gives back the rest,
+    /// gateway first, ledger second (as a full refund does). `None` when the ledger holds no
+    /// charge; a payment already refunded (by an earlier try) is returned as it is, so a retry
+    /// gives nothing more back.
+    async fn refund_partially(
+        &self,
+        call_id: CallId,
+        fee: Krw,
+    ) -> Result<Option<PaymentRecord>, ActivityError> {
+        let id = call_id.to_string();
+        let Some(payment) = self.store.find_by_call(&id).await? else {
+            return Ok(None);
+        };
+        match payment.status {
+            PaymentStatus::Approved => {}
+            PaymentStatus::Rejected => return Ok(None),
+            PaymentStatus::PartiallyRefunded
+            | PaymentStatus::Cancelled
+            | PaymentStatus::Disabled => {
+                return Ok(Some(payment));
+            }
+        }
+        let charged = Krw::new(payment.pay_amount)?;
+        let kept = fee.min(charged);
+        let back = Krw::new(charged.get() - kept.get())?;
+        if back.get() > 0 {
+            // A retry after a crash between here and the ledger write asks again under the same
+            // key, and the gateway answers with the refund it already made.
+            let held = self
+                .gateway
+                .refund(&idempotency_key(call_id), Some(back))
+                .await?;
+            if let Some(charge) = held.filter(|c| c.refunded_amount != Some(back.get())) {
+                tracing::warn!(%call_id, charge_id = %charge.charge_id,
+                    refunded = ?charge.refunded_amount, asked = back.get(),
+                    "the gateway reports another refunded amount than asked");
+            }
+        }
+        if let Some(refunded) = self.store.refund_partially(&call_id, back, kept).await? {
+            return Ok(Some(refunded));
+        }
+        // Refunded meanwhile by someone else: report the payment as it now stands.
+        Ok(self.store.find_by_call(&id).await?)
+    }
+}
+
+/// What the workflow hears of a refund.
+fn result_of(refunded: Option<PaymentRecord>) -> RefundPaymentResult {
+    RefundPaymentResult {
+        payment_id: refunded.as_ref().map(|r| r.payment_id.clone()),
+        status: refunded.map(|r| r.status),
     }
 }
 
@@ -196,7 +263,10 @@ fn unavailable(error: &GuardedError) -> ActivityError {
 
 #[cfg(test)]
 mod tests {
-    use driver_call_workflows::contracts::payment::PaymentActivities as Contract;
+    use driver_call_workflows::contracts::payment::{
+        PaymentActivities as Contract, PaymentStatus, RefundPaymentInput,
+    };
+    use driver_call_workflows::domain::Krw;
     use temporalio_common::ActivityDefinition;
 
     use super::Activities;
@@ -213,5 +283,29 @@ mod tests {
     fn activities_implement_the_workflow_contract() {
         same_contract(Activities::approve, Contract::approve);
         same_contract(Activities::refund, Contract::refund);
+    }
+
+    #[test]
+    fn a_refund_input_without_a_fee_reads_and_writes_as_before_fees_existed() {
+        let call_id = "6f1c3a52-2b8e-4a7e-9d3a-0c9a51f0e111";
+        let old = serde_json::json!({"callId": call_id, "kind": "CANCEL"});
+        let input: RefundPaymentInput = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(input.fee, None);
+        assert_eq!(serde_json::to_value(&input).unwrap(), old);
+        let with_fee = RefundPaymentInput {
+            fee: Some(Krw::new(5000).unwrap()),
+            ..input
+        };
+        let json = serde_json::to_value(&with_fee).unwrap();
+        assert_eq!(json["fee"], 5000);
+    }
+
+    #[test]
+    fn partially_refunded_is_spelled_as_the_spec_writes_it() {
+        let status = PaymentStatus::PartiallyRefunded;
+        assert_eq!(status.as_str(), "PARTIALLY_REFUNDED");
+        assert_eq!(PaymentStatus::parse("PARTIALLY_REFUNDED"), Some(status));
+        let json = serde_json::to_value(status).unwrap();
+        assert_eq!(json, "PARTIALLY_REFUNDED");
     }
 }

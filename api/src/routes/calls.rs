@@ -32,7 +32,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel_call))
 }
 
-/// Body of `POST /calls`.
+/// Body of `POST /calls`: a quote (`quoteId`, with an optional `tip`), or for clients from before
+/// quotes, the `location` and a `payAmount` of at least the minimum fare.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateCallRequest {
@@ -40,31 +41,47 @@ struct CreateCallRequest {
     /// left out; another number is 422).
     #[schema(value_type = Option<MobileNumber>)]
     mobile: Option<String>,
-    /// Where the driver picks the customer (and the car) up, 1 to 200 characters.
-    #[schema(value_type = Location)]
-    location: String,
-    /// Where the customer is going, at most 200 characters (blank means none).
+    /// A quote of the customer's from `POST /quotes`, unused and unexpired: the call goes from
+    /// and to the quote's places and pre-pays its fare plus the tip.
+    #[schema(example = "quote-1b4e28ba-2fa1-41d2-883f-0016d3cca427")]
+    quote_id: Option<String>,
+    /// What the customer adds to the quoted fare for faster dispatch, in KRW (only with a quote).
+    #[schema(value_type = Option<Krw>)]
+    tip: Option<i64>,
+    /// Where the driver picks the customer (and the car) up, 1 to 200 characters: required
+    /// without a quote; with one, the quote's (a different one is 422).
+    #[schema(value_type = Option<Location>)]
+    location: Option<String>,
+    /// Where the customer is going, at most 200 characters (blank means none); with a quote,
+    /// the quote's.
     #[schema(example = "Bundang")]
     destination: Option<String>,
     /// How the fare is pre-paid.
     #[schema(value_type = PayType)]
     pay_type: String,
-    /// The quoted fare in KRW.
-    #[schema(value_type = Krw)]
-    pay_amount: i64,
+    /// The fare in KRW: required without a quote; with one, the quote's fare plus the tip (a
+    /// different amount is 422).
+    #[schema(value_type = Option<Krw>)]
+    pay_amount: Option<i64>,
 }
 
 /// Idempotency keys are scoped to the customer: the same key from two customers is two calls.
 const IDEMPOTENCY_NAMESPACE: uuid::Uuid = uuid::uuid!("6f1d3c0e-8a4b-5e7f-9c2d-1b0a3e5f7d9c");
 
+/// A quote prices one call, whose id is derived from the quote's: a retry of the request names
+/// the same call, and a second call with the quote is refused.
+const QUOTE_NAMESPACE: uuid::Uuid = uuid::uuid!("0b6d51a2-93f4-5c1e-8e27-4d9a6c3f0e81");
+
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 impl CreateCallRequest {
-    /// The new call; with an idempotency key its id is derived from the customer and the key,
-    /// so every repeat of the request names the same call (and the same workflow id).
-    fn into_new_call(
+    /// The new call. With a quote, its id is derived from the quote and the quote is used; with
+    /// an idempotency key (and no quote), from the customer and the key, so every repeat of the
+    /// request names the same call (and the same workflow id).
+    async fn into_new_call(
         self,
+        state: &AppState,
         customer: &Customer,
         idempotency_key: Option<&str>,
     ) -> Result<NewCall, ApiError> {
@@ -80,6 +97,50 @@ impl CreateCallRequest {
                 "mobile must be the signed-in customer's own number (or left out)".to_owned(),
             ));
         }
+        let Some(quote_id) = self.quote_id.as_deref() else {
+            return self.unquoted(mobile, pay_type, idempotency_key);
+        };
+        let call_id = CallId::from_uuid(uuid::Uuid::new_v5(&QUOTE_NAMESPACE, quote_id.as_bytes()));
+        let tip = Krw::new(self.tip.unwrap_or(0))?;
+        let id = call_id.to_string();
+        let accepted = state.fares.accept(&mobile, quote_id, &id, tip);
+        let (quote, location, destination) = accepted.await?;
+        same_as_quoted("location", self.location.as_deref(), &location)?;
+        same_as_quoted("destination", self.destination.as_deref(), &destination)?;
+        let pay_amount = Krw::new(quote.fare.get() + tip.get())?;
+        if self.pay_amount.is_some_and(|sent| sent != pay_amount.get()) {
+            return Err(ApiError::Invalid(format!(
+                "payAmount must be the quoted fare plus the tip, {} KRW (or left out)",
+                pay_amount.get()
+            )));
+        }
+        Ok(NewCall {
+            call_id,
+            mobile,
+            location: Location::parse(&location)?,
+            destination: NewCall::parse_destination(Some(&destination))?,
+            pay_type,
+            pay_amount,
+            quote: Some(quote),
+        })
+    }
+
+    /// A call made without a quote, as before quotes existed.
+    fn unquoted(
+        self,
+        mobile: MobileNumber,
+        pay_type: PayType,
+        idempotency_key: Option<&str>,
+    ) -> Result<NewCall, ApiError> {
+        if self.tip.is_some() {
+            return Err(ApiError::Invalid("a tip needs a quoteId".to_owned()));
+        }
+        let location = self.location.ok_or_else(|| {
+            ApiError::Invalid("location is required without a quoteId".to_owned())
+        })?;
+        let pay_amount = self.pay_amount.ok_or_else(|| {
+            ApiError::Invalid("payAmount is required without a quoteId".to_owned())
+        })?;
         let id = match idempotency_key {
             Some(key) => {
                 let name = format!("{}\n{key}", mobile.as_ref());
@@ -90,11 +151,23 @@ impl CreateCallRequest {
         Ok(NewCall {
             call_id: CallId::from_uuid(id),
             mobile,
-            location: Location::parse(&self.location)?,
+            location: Location::parse(&location)?,
             destination: NewCall::parse_destination(self.destination.as_deref())?,
             pay_type,
-            pay_amount: Krw::new(self.pay_amount)?,
+            pay_amount: Krw::new(pay_amount)?,
+            quote: None,
         })
+    }
+}
+
+/// A place the body names alongside a quote must be the quote's (compared ignoring case and
+/// surrounding spaces).
+fn same_as_quoted(field: &str, sent: Option<&str>, quoted: &str) -> Result<(), ApiError> {
+    match sent {
+        Some(sent) if !sent.trim().eq_ignore_ascii_case(quoted.trim()) => Err(ApiError::Invalid(
+            format!("{field} must be the quote's, `{quoted}` (or left out)"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -149,12 +222,22 @@ async fn create_call(
     AppJson(request): AppJson<CreateCallRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let key = idempotency_key(&headers)?;
-    let call = request.into_new_call(&customer, key.as_deref())?;
+    let call = request
+        .into_new_call(&state, &customer, key.as_deref())
+        .await?;
     state
         .parties
         .remember(&call.call_id, Parties::of_new(&call));
     let started = workflow::start(&state.temporal, call.clone(), *state.policy).await?;
     if !started {
+        if key.is_none()
+            && let Some(quote) = &call.quote
+        {
+            return Err(ApiError::Invalid(format!(
+                "quote {} was already used for call {}",
+                quote.quote_id, call.call_id
+            )));
+        }
         return repeated_call(&state, call).await.map(created);
     }
     // The answer is what was accepted: a CREATED call whose timeline its workflow starts writing
@@ -200,6 +283,7 @@ fn accepted_view(call: NewCall) -> CallView {
         pay_amount: call.pay_amount,
         payment_id: None,
         driver: None,
+        quote: call.quote,
         timeline: Vec::new(),
     }
 }

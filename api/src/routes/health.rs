@@ -46,7 +46,7 @@ async fn healthz() -> Json<Alive> {
 }
 
 /// The body of `/readyz` (`driver_call_runtime::readiness`): `status`, and each check by name
-/// (`temporal`, `paymentStore`, `catcherStore`, `dashboardStore`, `identityStore`) with whether it passed.
+/// (`temporal`, `paymentStore`, `catcherStore`, `dashboardStore`, `identityStore`, `quoteStore`) with whether it passed.
 struct Readiness;
 
 impl PartialSchema for Readiness {
@@ -57,7 +57,7 @@ impl PartialSchema for Readiness {
         ObjectBuilder::new()
             .description(Some(
                 "`status`, and each check by name (`temporal`, `paymentStore`, `catcherStore`, \
-                 `dashboardStore`, `identityStore`) with whether it passed.",
+                 `dashboardStore`, `identityStore`, `quoteStore`) with whether it passed.",
             ))
             .property("status", status)
             .required("status")

@@ -7,6 +7,7 @@ pub(crate) mod dashboards;
 pub(crate) mod drivers;
 pub(crate) mod health;
 pub(crate) mod payments;
+pub(crate) mod quotes;
 
 use driver_call_workflows::domain::CallId;
 use utoipa::ToSchema;
@@ -20,6 +21,7 @@ use crate::{ApiError, AppState};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(calls::router())
+        .merge(quotes::router())
         .merge(catches::router())
         .merge(dashboards::router())
         .merge(auth::router())

@@ -1,4 +1,5 @@
-//! Payment context: approves pre-payments and refunds them (as CANCELLED or DISABLED).
+//! Payment context: approves pre-payments and refunds them (as CANCELLED or DISABLED, or as
+//! PARTIALLY_REFUNDED when a cancellation or no-show fee is kept).
 
 #![allow(missing_docs)] // the #[activity_definitions] macro emits undocumented marker items
 
@@ -32,6 +33,8 @@ pub enum PaymentStatus {
     Cancelled,
     /// Refunded after a deny.
     Disabled,
+    /// Refunded except a fee that was kept (a late cancel or a no-show).
+    PartiallyRefunded,
 }
 
 impl PaymentStatus {
@@ -42,6 +45,7 @@ impl PaymentStatus {
             PaymentStatus::Rejected => "REJECTED",
             PaymentStatus::Cancelled => "CANCELLED",
             PaymentStatus::Disabled => "DISABLED",
+            PaymentStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
         }
     }
 
@@ -52,6 +56,7 @@ impl PaymentStatus {
             Self::Rejected,
             Self::Cancelled,
             Self::Disabled,
+            Self::PartiallyRefunded,
         ]
         .into_iter()
         .find(|status| status.as_str() == s)
@@ -98,8 +103,13 @@ pub enum RefundKind {
 pub struct RefundPaymentInput {
     /// The call whose payment is refunded.
     pub call_id: CallId,
-    /// Cancel or disable.
+    /// Cancel or disable (decides the status of a full refund).
     pub kind: RefundKind,
+    /// The amount the payment context keeps (a cancellation or no-show fee, capped at what was
+    /// charged): the rest is refunded and the payment becomes `PARTIALLY_REFUNDED`. `None`
+    /// refunds everything; absent in the inputs of histories written before fees existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fee: Option<Krw>,
 }
 
 /// Result of `payment.refund`.
@@ -108,7 +118,7 @@ pub struct RefundPaymentInput {
 pub struct RefundPaymentResult {
     /// The refunded payment, or `None` when the call had no charge to refund.
     pub payment_id: Option<String>,
-    /// The payment's status after the refund.
+    /// The payment's status after the refund (`PARTIALLY_REFUNDED` when a fee was kept).
     pub status: Option<PaymentStatus>,
 }
 

@@ -315,8 +315,12 @@ pub struct NewCall {
     pub destination: Option<String>,
     /// How the fare is pre-paid.
     pub pay_type: PayType,
-    /// The quoted fare.
+    /// What the customer pre-pays: the quote's fare plus the tip, or (without a quote) the amount
+    /// the client sent.
     pub pay_amount: Krw,
+    /// The quote the call was made with, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<super::AcceptedQuote>,
 }
 
 impl NewCall {

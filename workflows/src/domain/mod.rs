@@ -2,10 +2,12 @@
 
 mod call;
 mod call_status;
+mod quote;
 mod timeline;
 
 pub use call::{CallId, Driver, DriverId, Krw, Location, MobileNumber, NewCall, PayType};
 pub use call_status::{CallStatus, CallTransition, TransitionRefused};
+pub use quote::{AcceptedQuote, FareItem};
 pub use timeline::{CallView, EventName, TimelineEvent};
 
 /// Why a value from outside (an HTTP body, a CLI payload) is not a valid part of a call.

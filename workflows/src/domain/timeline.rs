@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{CallId, CallStatus, CallTransition, Driver, Krw, Location, MobileNumber, PayType};
+use super::{
+    AcceptedQuote, CallId, CallStatus, CallTransition, Driver, Krw, Location, MobileNumber, PayType,
+};
 
 /// The timeline event names of the original system (spec section 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -38,11 +40,13 @@ pub enum EventName {
     TripCompleted,
     /// Nobody paid or nobody caught in time.
     CallExpired,
+    /// The call was made with a quoted fare.
+    QuoteAccepted,
 }
 
 impl EventName {
     /// Every event name.
-    pub const ALL: [EventName; 15] = [
+    pub const ALL: [EventName; 16] = [
         EventName::CallMade,
         EventName::PaymentApproved,
         EventName::PaymentRejected,
@@ -58,6 +62,7 @@ impl EventName {
         EventName::TripStarted,
         EventName::TripCompleted,
         EventName::CallExpired,
+        EventName::QuoteAccepted,
     ];
 
     /// The spec's spelling.
@@ -78,6 +83,7 @@ impl EventName {
             EventName::TripStarted => "TripStarted",
             EventName::TripCompleted => "TripCompleted",
             EventName::CallExpired => "CallExpired",
+            EventName::QuoteAccepted => "QuoteAccepted",
         }
     }
 
@@ -138,6 +144,9 @@ pub struct CallView {
     pub payment_id: Option<String>,
     /// The driver who caught the call.
     pub driver: Option<Driver>,
+    /// The quote the call was made with (fare, tip, breakdown), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<AcceptedQuote>,
     /// Everything that happened, in order.
     pub timeline: Vec<TimelineEvent>,
 }

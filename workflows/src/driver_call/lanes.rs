@@ -235,7 +235,11 @@ async fn payment_lane(ctx: &Ctx) {
     let Some(kind) = refund else {
         return;
     };
-    let input = payment::RefundPaymentInput { call_id, kind };
+    let input = payment::RefundPaymentInput {
+        call_id,
+        kind,
+        fee: None,
+    };
     let refunded = ctx
         .execute_activity(
             payment::PaymentActivities::refund,

@@ -86,10 +86,20 @@ impl CallState {
         self.status
     }
 
-    /// Records the request itself, the first event of every timeline.
+    /// Records the request itself, the first event of every timeline, and the quote it was made
+    /// with (calls made before quotes have none, so their timelines replay unchanged).
     pub fn made(&mut self, now: Option<SystemTime>) {
         let description = format!("Call made from {}", self.request.location.as_ref());
         self.record(now, EventName::CallMade, description);
+        if let Some(quote) = &self.request.quote {
+            let description = format!(
+                "Quote {} accepted: fare {} KRW + tip {} KRW",
+                quote.quote_id,
+                quote.fare.get(),
+                quote.tip.get()
+            );
+            self.record(now, EventName::QuoteAccepted, description);
+        }
     }
 
     /// Moves the call on by `transition` and records its event; refused, nothing changes.
@@ -295,6 +305,7 @@ impl CallState {
             pay_amount: self.request.pay_amount,
             payment_id: self.payment.payment_id.clone(),
             driver: self.driver.clone(),
+            quote: self.request.quote.clone(),
             timeline: self.timeline.clone(),
         }
     }
@@ -315,6 +326,7 @@ mod tests {
             destination: Some("Home".to_owned()),
             pay_type: PayType::Card,
             pay_amount: Krw::new(15000).unwrap(),
+            quote: None,
         };
         let mut state = CallState::new(request, CallPolicy::DEFAULT);
         state.made(at(0));
