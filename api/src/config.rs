@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use driver_call_runtime::{TemporalConfig, humantime_duration};
 use driver_call_stores::StoreConfig;
-use driver_call_workflows::driver_call::CallPolicy;
+use driver_call_workflows::domain::Krw;
+use driver_call_workflows::driver_call::{CallPolicy, FeePolicy};
 
 use crate::fares::FareConfig;
 use crate::identity::IdentityConfig;
@@ -24,6 +25,15 @@ pub struct ApiConfig {
     /// A paid call nobody catches expires after this long (e.g. `10m`).
     #[arg(long, env = "DISPATCH_TIMEOUT", default_value = "10m", value_parser = humantime_duration)]
     pub dispatch_timeout: Duration,
+    /// A cancel within this long after the catch is free (e.g. `2m`).
+    #[arg(long, env = "CANCEL_GRACE", default_value = "2m", value_parser = humantime_duration)]
+    pub cancel_grace: Duration,
+    /// What a cancel after the grace, or a no-show, costs in KRW (never more than the fare).
+    #[arg(long, env = "CANCEL_FEE", default_value_t = 5000)]
+    pub cancel_fee: u32,
+    /// How long an arrived driver waits before they may mark the customer a no-show (e.g. `10m`).
+    #[arg(long, env = "NO_SHOW_WAIT", default_value = "10m", value_parser = humantime_duration)]
+    pub no_show_wait: Duration,
     /// How long a request keeps retrying an unavailable Temporal before it answers 503.
     #[arg(long, env = "TEMPORAL_RETRY_DEADLINE", default_value = "15s", value_parser = humantime_duration)]
     pub temporal_retry_deadline: Duration,
@@ -42,11 +52,16 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
-    /// The time limits of calls started now.
+    /// The time limits and fee rules of calls started now.
     pub fn call_policy(&self) -> CallPolicy {
         CallPolicy {
             payment_window_secs: self.payment_window.as_secs().max(1),
             dispatch_timeout_secs: self.dispatch_timeout.as_secs().max(1),
+            fees: Some(FeePolicy {
+                cancel_grace_secs: self.cancel_grace.as_secs(),
+                cancel_fee: Krw::new(i64::from(self.cancel_fee)).unwrap_or(Krw::DEFAULT_CANCEL_FEE),
+                no_show_wait_secs: self.no_show_wait.as_secs(),
+            }),
         }
     }
 }

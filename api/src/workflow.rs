@@ -80,6 +80,7 @@ pub(crate) enum TripStep {
     Arrive,
     StartTrip,
     Complete,
+    NoShow,
 }
 
 fn handle(client: &Client, call_id: &CallId) -> WorkflowHandle<Client, DriverCallWorkflow> {
@@ -234,6 +235,11 @@ pub(crate) async fn trip_step(
                 TripStep::Complete => {
                     handle
                         .execute_update(DriverCallWorkflow::complete, request, options)
+                        .await
+                }
+                TripStep::NoShow => {
+                    handle
+                        .execute_update(DriverCallWorkflow::no_show, request, options)
                         .await
                 }
             };

@@ -209,6 +209,8 @@ pub struct DrillOptions {
     pub payment_window: Duration,
     /// `DISPATCH_TIMEOUT` of the API.
     pub dispatch_timeout: Duration,
+    /// `CANCEL_GRACE` of the API.
+    pub cancel_grace: Duration,
 }
 
 impl Default for DrillOptions {
@@ -216,6 +218,7 @@ impl Default for DrillOptions {
         Self {
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
+            cancel_grace: Duration::from_secs(120),
         }
     }
 }
@@ -260,6 +263,10 @@ impl Drill {
             (
                 "DISPATCH_TIMEOUT".to_owned(),
                 humantime::format_duration(options.dispatch_timeout).to_string(),
+            ),
+            (
+                "CANCEL_GRACE".to_owned(),
+                humantime::format_duration(options.cancel_grace).to_string(),
             ),
         ]);
         let spec = Spec {

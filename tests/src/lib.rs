@@ -37,6 +37,9 @@ pub use session::{DRIVER_AREAS, OPERATOR_PASSWORD, OPERATOR_USERNAME, Person, dr
 /// `PAYMENT_WINDOW` and `DISPATCH_TIMEOUT` of the environment's second API, for expiry tests.
 pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
 
+/// `CANCEL_GRACE` and `NO_SHOW_WAIT` of the environment's second API, for the fee tests.
+pub const SHORT_GRACE: Duration = Duration::from_secs(2);
+
 /// The timeline of a call that ends in a finished trip (spec section 3).
 pub const COMPLETED_TIMELINE: [&str; 8] = [
     "CallMade",
@@ -254,6 +257,9 @@ async fn serve_everything(
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
             temporal_retry_deadline: Duration::from_secs(15),
+            cancel_grace: Duration::from_secs(120),
+            cancel_fee: 5000,
+            no_show_wait: Duration::from_secs(600),
             temporal: TemporalConfig {
                 temporal_address: address.clone(),
                 temporal_namespace: "default".to_owned(),
@@ -265,6 +271,8 @@ async fn serve_everything(
         if let Some(window) = window {
             config.payment_window = window;
             config.dispatch_timeout = window;
+            config.cancel_grace = SHORT_GRACE;
+            config.no_show_wait = SHORT_GRACE;
         }
         let state = AppState::build(&config, client.clone(), identity.clone(), fares.clone())?;
         listener.set_nonblocking(true)?;

@@ -15,6 +15,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT;
+use driver_call_activities::payment::tariff::Tariff;
 use driver_call_workflows::driver_call::SEARCH_ATTRIBUTES;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -35,13 +37,14 @@ const CONTEXTS: [&str; 4] = ["caller", "payment", "catcher", "dashboard"];
 const TELEMETRY_VARS: [&str; 2] = ["RUST_LOG", "LOG_FORMAT"];
 /// The image's container health check (deploy/docker/driver-call-healthcheck).
 const HEALTHCHECK: &str = "driver-call-healthcheck";
-/// The stores the API opens in a deployment: the three contexts' it reads and the identity store
-/// it owns and migrates. Each is PostgreSQL, shared by every replica.
-const API_DATABASE_URLS: [&str; 4] = [
+/// The stores the API opens in a deployment: the three contexts' it reads, and the identity and
+/// quote stores it owns and migrates. Each is PostgreSQL, shared by every replica.
+const API_DATABASE_URLS: [&str; 5] = [
     "PAYMENT_DATABASE_URL",
     "CATCHER_DATABASE_URL",
     "DASHBOARD_DATABASE_URL",
     "IDENTITY_DATABASE_URL",
+    "QUOTE_DATABASE_URL",
 ];
 /// The API's sign-in settings (spec section 7) every deployment sets.
 const API_SIGN_IN_SETTINGS: [&str; 3] = ["AUTH_TOKEN_TTL", "SMS_SENDER", "OPERATOR_USERNAME"];
@@ -51,6 +54,10 @@ const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
 /// The `SMS_SENDER` names the API accepts (`SmsSetup::named` in api/src/identity/sms.rs); it
 /// refuses to start with any other.
 const SMS_SENDERS: [&str; 1] = ["outbox"];
+/// The built-in fare table (compiled into the API), the one source of the deployments' tariff.
+const BUILTIN_FARE_TABLE: &str = "activities/src/payment/default-fare-table.toml";
+/// The kustomize base's copy of it (kustomize reads no file outside the kustomization's directory).
+const KUBERNETES_FARE_TABLE: &str = "deploy/k8s/base/fare-table.toml";
 
 // ---- the tools ------------------------------------------------------------------------------
 
@@ -360,6 +367,48 @@ fn seconds(text: &str) -> Option<f64> {
         rest = &rest[unit_len..];
     }
     Some(total)
+}
+
+/// Problems with the API's `MIN_PAY_AMOUNT` (it quotes no fare below it) against the payment
+/// worker's (which approves no payment below it; unset there, the worker's default): the API must
+/// set it, to the same amount, or a quoted fare could be refused at payment.
+fn check_min_pay_amount(
+    problems: &mut Vec<String>,
+    whose: &str,
+    api: Option<&str>,
+    payment: Option<&str>,
+) {
+    let Some(api) = api else {
+        problems.push(format!(
+            "{whose}: the API must set MIN_PAY_AMOUNT, the payment worker's minimum fare"
+        ));
+        return;
+    };
+    let payment_amount = match payment {
+        Some(amount) => amount.trim().parse::<i64>().ok(),
+        None => Some(DEFAULT_MIN_PAY_AMOUNT),
+    };
+    let api_amount = api.trim().parse::<i64>().ok();
+    if payment_amount.is_none() || api_amount != payment_amount {
+        let expected = payment.map_or(DEFAULT_MIN_PAY_AMOUNT.to_string(), String::from);
+        problems.push(format!(
+            "{whose}: the API's MIN_PAY_AMOUNT {api:?} must be the payment worker's, \
+             {expected:?} (the API quotes no fare below it, the worker approves none below its \
+             own)"
+        ));
+    }
+}
+
+/// Why the fare table `text` (from `whose`) would stop the API at start-up, if it would.
+fn fare_table_problem(whose: &str, text: &str) -> Option<String> {
+    Tariff::parse(text)
+        .err()
+        .map(|e| format!("{whose} is not a fare table the API accepts: {e}"))
+}
+
+/// A file of the repository, as text.
+fn repo_file(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).expect(path)
 }
 
 // ---- the Dockerfile -------------------------------------------------------------------------
@@ -749,6 +798,115 @@ fn compose_required(value: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(":?") || rest.starts_with('?'))
 }
 
+/// A volume of a compose service, short (`SOURCE:TARGET[:MODE]`) or long syntax.
+#[derive(Debug, PartialEq)]
+struct ComposeMount {
+    /// A host path (`./...`) or a named volume; none for an anonymous volume.
+    source: Option<String>,
+    /// Where it is in the container.
+    target: String,
+    read_only: bool,
+}
+
+fn compose_mounts(service: &Value) -> Vec<ComposeMount> {
+    items(service.get("volumes"))
+        .iter()
+        .filter_map(|volume| match volume {
+            Value::String(short) => {
+                let parts: Vec<&str> = short.split(':').collect();
+                let (source, target, mode) = match parts.as_slice() {
+                    [target] => (None, *target, ""),
+                    [source, target] => (Some(*source), *target, ""),
+                    [source, target, mode] => (Some(*source), *target, *mode),
+                    _ => return None,
+                };
+                Some(ComposeMount {
+                    source: source.map(String::from),
+                    target: target.to_string(),
+                    read_only: mode.split(',').any(|option| option == "ro"),
+                })
+            }
+            Value::Mapping(_) => Some(ComposeMount {
+                source: volume
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                target: volume.get("target")?.as_str()?.to_string(),
+                read_only: volume
+                    .get("read_only")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `path` is `dir` or inside it; the rest of the path below `dir` if so.
+fn below<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
+    let dir = dir.trim_end_matches('/');
+    match path.strip_prefix(dir)? {
+        "" => Some(""),
+        rest => rest.strip_prefix('/'),
+    }
+}
+
+/// The repository file a compose service's volumes put at `path` in its container, read-only, or
+/// why there is none.
+fn compose_mounted_file(service: &Value, path: &str) -> Result<PathBuf, String> {
+    let mount = compose_mounts(service)
+        .into_iter()
+        .filter(|mount| below(path, &mount.target).is_some())
+        .max_by_key(|mount| mount.target.len())
+        .ok_or_else(|| format!("no volume is mounted at {path} or a directory above it"))?;
+    let target = mount.target.as_str();
+    if !mount.read_only {
+        return Err(format!("the volume at {target} must be read-only (`:ro`)"));
+    }
+    let repository_file = mount.source.as_deref().and_then(|s| s.strip_prefix("./"));
+    let Some(source) = repository_file else {
+        return Err(format!(
+            "the volume at {target} must be a file of the repository (`./...`), not {:?}",
+            mount.source
+        ));
+    };
+    let rest = below(path, target).unwrap_or_default();
+    let file = if rest.is_empty() {
+        repo().join(source)
+    } else {
+        repo().join(source).join(rest)
+    };
+    if !file.is_file() {
+        let shown = file.display();
+        return Err(format!("{path} is mounted from {shown}: not a file"));
+    }
+    Ok(file)
+}
+
+/// Problems with the API's `FARE_TABLE` in compose: it must name a read-only file of the
+/// repository mounted into the container, which the API can load.
+fn check_compose_fare_table(
+    problems: &mut Vec<String>,
+    whose: &str,
+    service: &Value,
+    path: Option<String>,
+) {
+    let Some(path) = path else {
+        problems.push(format!(
+            "{whose} must set FARE_TABLE to the tariff file mounted into the container"
+        ));
+        return;
+    };
+    match compose_mounted_file(service, &path) {
+        Ok(file) => {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let what = format!("{whose}: FARE_TABLE {path} ({})", file.display());
+            problems.extend(fare_table_problem(&what, &text));
+        }
+        Err(why) => problems.push(format!("{whose}: FARE_TABLE {path}: {why}")),
+    }
+}
+
 /// The names `deploy/compose/postgres-init/*.sql` creates with `CREATE <what> name` (`DATABASE`,
 /// `ROLE`), lower-cased.
 fn postgres_init_creates(what: &str) -> BTreeSet<String> {
@@ -803,6 +961,9 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
     let mut problems = Vec::new();
     let mut app_services = BTreeSet::new();
     let mut images = BTreeSet::new();
+    // MIN_PAY_AMOUNT of the API and of the payment worker: (whose, value).
+    let mut api_min_pay: Option<(String, Option<String>)> = None;
+    let mut payment_min_pay: Option<String> = None;
 
     for (name, service) in services {
         let name = name.as_str().expect("service names are strings");
@@ -941,6 +1102,9 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
                      would clash"
                 ));
             }
+            if contexts == "payment" {
+                payment_min_pay = effective("MIN_PAY_AMOUNT");
+            }
             let store_var = format!("{}_DATABASE_URL", contexts.to_uppercase());
             if contexts != "caller"
                 && !effective(&store_var).is_some_and(|url| url.starts_with("postgres://"))
@@ -981,6 +1145,10 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
                      {SMS_SENDERS:?}"
                 )),
             }
+            // Quotes: the minimum fare (checked against the payment worker's below), and the
+            // tariff, a read-only file mounted from the repository that the API can load.
+            api_min_pay = Some((whose.clone(), effective("MIN_PAY_AMOUNT")));
+            check_compose_fare_table(&mut problems, &whose, service, effective("FARE_TABLE"));
             // The secret's value itself is never printed.
             for var in API_SECRETS {
                 let required = matches!(
@@ -1015,6 +1183,14 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
         problems.push(format!(
             "the app services must share one image name, found {images:?}"
         ));
+    }
+    if let Some((whose, api)) = api_min_pay {
+        check_min_pay_amount(
+            &mut problems,
+            &whose,
+            api.as_deref(),
+            payment_min_pay.as_deref(),
+        );
     }
     assert_no_problems("docker-compose.yml", &problems);
 }
@@ -1277,6 +1453,86 @@ fn is_postgres_url(value: &str) -> bool {
     value.starts_with("postgres://") || value.starts_with("cG9zdGdyZXM6")
 }
 
+fn mount_path(mount: &Value) -> &str {
+    text_at(mount, &["mountPath"]).unwrap_or_default()
+}
+
+/// The ConfigMap entry (name, key, content) a pod's volumes put at `path` in `container`, or why
+/// there is none.
+fn kubernetes_mounted_config<'a>(
+    pod: &Value,
+    container: &Value,
+    path: &str,
+    config_maps: &'a BTreeMap<&str, BTreeMap<String, String>>,
+) -> Result<(String, String, &'a str), String> {
+    let mount = items(container.get("volumeMounts"))
+        .iter()
+        .filter(|mount| below(path, mount_path(mount)).is_some())
+        .max_by_key(|mount| mount_path(mount).len())
+        .ok_or_else(|| format!("no volumeMount holds {path} or a directory above it"))?;
+    let volume_name = text_at(mount, &["name"]).unwrap_or("?");
+    // The file's path inside the volume: the mount's subPath, then the rest of `path`.
+    let sub_path = text_at(mount, &["subPath"]).unwrap_or_default();
+    let rest = below(path, mount_path(mount)).unwrap_or_default();
+    let relative = match (sub_path, rest) {
+        ("", rest) => rest.to_string(),
+        (sub_path, "") => sub_path.to_string(),
+        (sub_path, rest) => format!("{sub_path}/{rest}"),
+    };
+    let volume = items(pod.get("volumes"))
+        .iter()
+        .find(|volume| text_at(volume, &["name"]) == Some(volume_name))
+        .ok_or_else(|| format!("volumeMount {volume_name} names no volume of the pod"))?;
+    let Some(config_map) = text_at(volume, &["configMap", "name"]) else {
+        return Err(format!("volume {volume_name} is not a ConfigMap"));
+    };
+    let key = match at(volume, &["configMap", "items"]) {
+        None => relative,
+        Some(listed) => {
+            let item = items(Some(listed))
+                .iter()
+                .find(|item| text_at(item, &["path"]) == Some(relative.as_str()));
+            match item.and_then(|item| text_at(item, &["key"])) {
+                Some(key) => key.to_string(),
+                None => return Err(format!("volume {volume_name} has no item at {relative}")),
+            }
+        }
+    };
+    let data = config_maps.get(config_map);
+    let content = data.and_then(|data| data.get(&key));
+    match content {
+        Some(content) => Ok((config_map.to_string(), key, content.as_str())),
+        None => Err(format!(
+            "{path} is key {key:?} of ConfigMap {config_map}, which the rendered manifests lack"
+        )),
+    }
+}
+
+/// Problems with the API's `FARE_TABLE` in Kubernetes: it must name a file of a ConfigMap volume
+/// of the pod, which the API can load.
+fn check_fare_table_volume(
+    problems: &mut Vec<String>,
+    whose: &str,
+    pod: &Value,
+    container: &Value,
+    path: Option<&String>,
+    config_maps: &BTreeMap<&str, BTreeMap<String, String>>,
+) {
+    let Some(path) = path else {
+        problems.push(format!(
+            "{whose} must set FARE_TABLE to the tariff file of a ConfigMap volume"
+        ));
+        return;
+    };
+    match kubernetes_mounted_config(pod, container, path, config_maps) {
+        Ok((config_map, key, content)) => {
+            let what = format!("{whose}: FARE_TABLE {path} (key {key} of {config_map})");
+            problems.extend(fare_table_problem(&what, content));
+        }
+        Err(why) => problems.push(format!("{whose}: FARE_TABLE {path}: {why}")),
+    }
+}
+
 /// The problems of one rendered kustomization.
 fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
     let image_env = image_env();
@@ -1322,6 +1578,11 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
     let mut key_refs: BTreeSet<(&str, String, String)> = BTreeSet::new();
     let mut pod_labels: BTreeMap<&str, BTreeMap<String, String>> = BTreeMap::new();
     let mut pod_ports: BTreeMap<&str, BTreeMap<String, u16>> = BTreeMap::new();
+    // ConfigMaps mounted as volumes: their keys are files, not variables.
+    let mut mounted_config_maps: BTreeSet<String> = BTreeSet::new();
+    // MIN_PAY_AMOUNT of the API containers, (whose, value), and of the payment worker.
+    let mut api_min_pay: Vec<(String, Option<String>)> = Vec::new();
+    let mut payment_min_pay: Option<String> = None;
 
     for deployment in of_kind("Deployment") {
         let name = name_of(deployment);
@@ -1343,6 +1604,11 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
             deployment,
             &["spec", "template", "metadata", "annotations"],
         ));
+        for volume in items(pod.get("volumes")) {
+            if let Some(config_map) = text_at(volume, &["configMap", "name"]) {
+                mounted_config_maps.insert(config_map.to_string());
+            }
+        }
         let containers = items(pod.get("containers"));
         if containers.is_empty() {
             problems.push(format!("{whose} has no containers"));
@@ -1517,6 +1783,17 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                          {SMS_SENDERS:?}"
                     )),
                 }
+                // Quotes: the minimum fare (checked against the payment worker's below), and the
+                // tariff, a file of a ConfigMap volume that the API can load.
+                api_min_pay.push((whose.clone(), effective.get("MIN_PAY_AMOUNT").cloned()));
+                check_fare_table_volume(
+                    &mut problems,
+                    &whose,
+                    pod,
+                    container,
+                    effective.get("FARE_TABLE"),
+                    &config_maps,
+                );
             }
             if binary_name == WORKER {
                 let contexts = effective
@@ -1528,6 +1805,9 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                         "{whose} serves WORKER_CONTEXTS={contexts:?}: each worker Deployment \
                          serves one context, worker-<context> for <context> in {CONTEXTS:?}"
                     ));
+                }
+                if contexts == "payment" {
+                    payment_min_pay = effective.get("MIN_PAY_AMOUNT").cloned();
                 }
                 let shutdown = effective
                     .get("WORKER_SHUTDOWN_GRACE")
@@ -1629,10 +1909,22 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
         )),
     }
 
+    for (whose, api) in &api_min_pay {
+        check_min_pay_amount(
+            &mut problems,
+            whose,
+            api.as_deref(),
+            payment_min_pay.as_deref(),
+        );
+    }
+
     // Every ConfigMap and Secret key is a variable of a binary that takes it (envFrom), or is
-    // referenced on its own by a container's env.
+    // referenced on its own by a container's env, or a file of a ConfigMap mounted as a volume.
     for (kind, sources) in [("ConfigMap", &config_maps), ("Secret", &secrets)] {
         for (source, data) in sources {
+            if kind == "ConfigMap" && mounted_config_maps.contains(*source) {
+                continue;
+            }
             let readers = consumers.get(&(kind, source.to_string()));
             for key in data.keys() {
                 let by_reference = key_refs.contains(&(kind, source.to_string(), key.clone()));
@@ -1704,4 +1996,51 @@ fn required_compose_variables_and_postgres_secrets_are_recognised() {
     let postgres = "cG9zdGdyZXM6Ly9pZGVudGl0eTp4QGRiOjU0MzIvaWRlbnRpdHk=";
     assert!(is_postgres_url(postgres));
     assert!(!is_postgres_url("c3FsaXRlOi8vL2RhdGEvaWRlbnRpdHkuZGI="));
+}
+
+#[test]
+fn kubernetes_fare_table_is_the_built_in_one() {
+    assert!(
+        repo_file(KUBERNETES_FARE_TABLE) == repo_file(BUILTIN_FARE_TABLE),
+        "{KUBERNETES_FARE_TABLE} differs from {BUILTIN_FARE_TABLE}: it is a copy (kustomize reads \
+         no file outside the kustomization), so copy the built-in table again \
+         (`cp {BUILTIN_FARE_TABLE} {KUBERNETES_FARE_TABLE}`); an environment's own prices go in \
+         an overlay that replaces the ConfigMap driver-call-fares"
+    );
+}
+
+#[test]
+fn compose_mounts_and_paths_below_are_recognised() {
+    let yaml = "volumes:
+  - ./a/table.toml:/etc/a/t.toml:ro
+  - data:/data
+  - /anonymous
+  - {type: bind, source: ./deploy, target: /etc/deploy, read_only: true}
+";
+    let service: Value = serde_yaml_ng::from_str(yaml).expect("YAML");
+    let mount = |source: Option<&str>, target: &str, read_only| ComposeMount {
+        source: source.map(String::from),
+        target: target.into(),
+        read_only,
+    };
+    assert_eq!(
+        compose_mounts(&service),
+        [
+            mount(Some("./a/table.toml"), "/etc/a/t.toml", true),
+            mount(Some("data"), "/data", false),
+            mount(None, "/anonymous", false),
+            mount(Some("./deploy"), "/etc/deploy", true),
+        ]
+    );
+    assert_eq!(below("/etc/a/t.toml", "/etc/a"), Some("t.toml"));
+    assert_eq!(below("/etc/a/t.toml", "/etc/a/"), Some("t.toml"));
+    assert_eq!(below("/etc/a", "/etc/a"), Some(""));
+    assert_eq!(below("/etc/ab/t.toml", "/etc/a"), None);
+    assert_eq!(
+        compose_mounted_file(&service, "/etc/deploy/compose/temporal-init.sh"),
+        Ok(repo().join("deploy/compose/temporal-init.sh"))
+    );
+    // Not read-only; not mounted at all.
+    assert!(compose_mounted_file(&service, "/data/x").is_err());
+    assert!(compose_mounted_file(&service, "/etc/other.toml").is_err());
 }

@@ -228,6 +228,82 @@ async fn killing_the_payment_worker_after_the_ledger_write_charges_once() {
 }
 
 #[tokio::test]
+async fn killing_the_payment_worker_during_a_partial_refund_refunds_once() {
+    let options = DrillOptions {
+        cancel_grace: Duration::from_secs(1),
+        ..DrillOptions::default()
+    };
+    let drill = Drill::start("partial-refund-kill", options).await;
+    let sandbox = drill.sandbox(None).await;
+    let settings = gateway_settings(&sandbox);
+    let _others = drill.worker("caller,catcher,dashboard", &[]).await;
+    let mut faulty = settings.clone();
+    faulty.push(("PAYMENT_FAULT", "hang-after-partial-refund".to_owned()));
+    let mut hanging = drill.worker("payment", &as_env(&faulty)).await;
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Kangnam Yeoksam", 20000)
+        .await;
+    assert_eq!(drill.api.pay(&call).await.status, 200);
+    reaches(&drill.api, &call, CallStatus::Dispatched).await;
+    assert_eq!(drill.api.catch(&call, "d-refund").await.status, 200);
+    // Cancelled after the grace: 5000 KRW kept, 15000 refunded.
+    let view = drill.api.get_call(&call).await;
+    let grace_over = view.cancellation_fee.expect("a fee notice").applies_from;
+    let grace_over = humantime::parse_rfc3339(&grace_over).unwrap();
+    eventually(Duration::from_secs(30), "the grace to pass", || async {
+        (std::time::SystemTime::now() > grace_over).then_some(())
+    })
+    .await;
+    assert_eq!(drill.api.cancel(&call).await.status, 202);
+
+    // The window: the gateway refunded and the ledger says so; the activity has not completed.
+    eventually(
+        Duration::from_secs(30),
+        "the partial refund in the ledger",
+        || async {
+            (drill.payment_status(&call).await == Some(PaymentStatus::PartiallyRefunded))
+                .then_some(())
+        },
+    )
+    .await;
+    hanging.kill();
+    let _payment = drill.worker("payment", &as_env(&settings)).await;
+
+    // The retry runs on the new worker and gives nothing more back.
+    let done = eventually(
+        Duration::from_secs(90),
+        "the fee on the timeline",
+        || async {
+            let view = drill.api.get_call(&call).await;
+            let charged = view
+                .timeline
+                .iter()
+                .any(|e| e.event == EventName::CancellationFeeCharged);
+            charged.then_some(view)
+        },
+    )
+    .await;
+    assert_eq!(done.status, CallStatus::Cancelled);
+    assert_eq!(
+        drill
+            .payments_with(&call, PaymentStatus::PartiallyRefunded)
+            .await,
+        1
+    );
+    let record = drill.payments.find_by_call(&call.call_id.to_string()).await;
+    let record = record.unwrap().unwrap();
+    assert_eq!(
+        (record.refunded_amount, record.fee),
+        (Some(15000), Some(5000))
+    );
+    let charges = sandbox_charges(&sandbox, &call).await;
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(charges[0].status, ChargeStatus::PartiallyRefunded);
+    assert_eq!(charges[0].refunded_amount, Some(15000), "refunded once");
+}
+
+#[tokio::test]
 async fn calls_are_taken_and_paid_without_a_catcher_worker_and_all_dispatched_when_it_starts() {
     let drill = Drill::start("no-catcher", DrillOptions::default()).await;
     let _worker = drill.worker("caller,payment,dashboard", &[]).await;

@@ -134,6 +134,7 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         ("POST /catches/{call_id}/arrive", CATCHING_DRIVER),
         ("POST /catches/{call_id}/start", CATCHING_DRIVER),
         ("POST /catches/{call_id}/complete", CATCHING_DRIVER),
+        ("POST /catches/{call_id}/no-show", CATCHING_DRIVER),
         ("GET /payments/{payment_id}", CUSTOMER_OR_OPERATOR),
         ("GET /payments", CUSTOMER_OR_OPERATOR),
         ("GET /dashboards", CUSTOMER_OR_OPERATOR),

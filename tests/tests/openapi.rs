@@ -16,7 +16,7 @@ use serde_json::Value;
 /// Every operation the API serves (besides `/openapi.json` and `/docs`, which serve the
 /// description itself). A route added to the API without being added here, or the other way
 /// round, fails `the_document_is_openapi_3_1_and_describes_every_route_the_api_serves`.
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 28] = [
     ("POST", "/calls"),
     ("POST", "/quotes"),
     ("GET", "/calls/{call_id}"),
@@ -30,6 +30,7 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("POST", "/catches/{call_id}/arrive"),
     ("POST", "/catches/{call_id}/start"),
     ("POST", "/catches/{call_id}/complete"),
+    ("POST", "/catches/{call_id}/no-show"),
     ("GET", "/payments"),
     ("GET", "/payments/{payment_id}"),
     ("GET", "/dashboards"),

@@ -54,7 +54,23 @@ async fn histories_recorded_with_the_unconfirmed_charge_refund_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_the_memo_projection_replay() {
-    for path in fixtures_of(driver_call_tests::replay::CURRENT_GENERATION) {
+    for path in fixtures_of("v4") {
+        driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
+    }
+}
+
+#[tokio::test]
+async fn histories_recorded_with_the_fee_rules_replay() {
+    let fixtures = fixtures_of(driver_call_tests::replay::CURRENT_GENERATION);
+    for required in ["cancelled_with_fee", "no_show"] {
+        assert!(
+            fixtures
+                .iter()
+                .any(|p| p.file_stem().is_some_and(|s| s == required)),
+            "fixture {required} is missing"
+        );
+    }
+    for path in fixtures {
         driver_call_tests::replay::replay(&std::fs::read(&path).expect("fixture")).await;
     }
 }

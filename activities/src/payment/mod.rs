@@ -44,6 +44,9 @@ pub enum Fault {
     /// After the approval is written to the ledger, never complete the activity (so a drill can
     /// kill the worker in exactly the window between the ledger write and the completion).
     HangAfterLedgerWrite,
+    /// After a partial refund is written to the ledger, never complete the activity (the same
+    /// window, for a refund that keeps a fee).
+    HangAfterPartialRefund,
 }
 
 /// The payment context's activities.
@@ -213,6 +216,10 @@ impl Activities {
             }
         }
         if let Some(refunded) = self.store.refund_partially(&call_id, back, kept).await? {
+            if self.fault == Fault::HangAfterPartialRefund {
+                tracing::warn!(%call_id, "fault injected: hanging after the partial refund");
+                std::future::pending::<()>().await;
+            }
             return Ok(Some(refunded));
         }
         // Refunded meanwhile by someone else: report the payment as it now stands.

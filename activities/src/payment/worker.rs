@@ -93,6 +93,8 @@ pub enum PaymentFault {
     None,
     /// Never complete `payment.approve` once the ledger is written.
     HangAfterLedgerWrite,
+    /// Never complete a `payment.refund` that keeps a fee once the ledger is written.
+    HangAfterPartialRefund,
 }
 
 impl From<PaymentFault> for Fault {
@@ -100,6 +102,7 @@ impl From<PaymentFault> for Fault {
         match fault {
             PaymentFault::None => Fault::None,
             PaymentFault::HangAfterLedgerWrite => Fault::HangAfterLedgerWrite,
+            PaymentFault::HangAfterPartialRefund => Fault::HangAfterPartialRefund,
         }
     }
 }

@@ -284,6 +284,8 @@ fn accepted_view(call: NewCall) -> CallView {
         payment_id: None,
         driver: None,
         quote: call.quote,
+        cancellation_fee: None,
+        no_show_from: None,
         timeline: Vec::new(),
     }
 }

@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use driver_call_stores::catcher::OpenOffer;
-use driver_call_workflows::domain::{CallTransition, CallView, DriverId};
+use std::time::SystemTime;
+
+use driver_call_workflows::domain::{CallId, CallTransition, CallView, DriverId};
 use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
 use serde::Deserialize;
 use serde_json::Value;
@@ -32,6 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(arrive))
         .routes(routes!(start_trip))
         .routes(routes!(complete))
+        .routes(routes!(no_show))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -107,6 +110,23 @@ async fn catch_call(
     let view = workflow::catch(&state.temporal, &call.call_id, request).await?;
     state.parties.caught(&call.call_id, &call.caller.subject);
     Ok(shown_to(&call.caller, &view))
+}
+
+/// A no-show asked before `NO_SHOW_WAIT` is over is refused here, from the call's view, so that
+/// a driver's app asking again and again does not write a refused update into the call's history
+/// each time (the workflow checks the wait again, in its own time).
+async fn too_early_for_a_no_show(state: &AppState, call_id: &CallId) -> Result<(), ApiError> {
+    let view = workflow::view(&state.temporal, call_id).await?;
+    let Some(from) = view.no_show_from else {
+        return Ok(());
+    };
+    let allowed = humantime::parse_rfc3339(&from).is_ok_and(|at| SystemTime::now() >= at);
+    if allowed {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "the customer may still come: a no-show is allowed from {from}"
+    )))
 }
 
 /// An optional JSON body: nothing (or white space) is `T::default()`.
@@ -225,6 +245,12 @@ trip_step_route!(
     Complete,
     "The trip is over."
 );
+trip_step_route!(
+    no_show,
+    "/catches/{call_id}/no-show",
+    NoShow,
+    "The customer never came: allowed `NO_SHOW_WAIT` after arriving; the call ends NO_SHOW and the fee is kept."
+);
 
 #[tracing::instrument(skip(state, call, body), fields(call_id = %call.call_id))]
 async fn trip_step(
@@ -239,6 +265,9 @@ async fn trip_step(
     let request = TripStepRequest {
         driver_id: driver.driver_id,
     };
+    if matches!(step, TripStep::NoShow) {
+        too_early_for_a_no_show(&state, &call.call_id).await?;
+    }
     let view = workflow::trip_step(&state.temporal, &call.call_id, step, request).await?;
     Ok(shown_to(&call.caller, &view))
 }

@@ -7,12 +7,13 @@
 --
 -- Each bounded context gets its own database and its own role, so no context can write another's
 -- store; the API reads the three contexts' stores with the same URLs and owns `identity`
--- (accounts and sign-in codes), which it migrates itself. The passwords are EXAMPLES for a local
--- stack: change them (and the *_DATABASE_URL values in docker-compose.yml) anywhere else.
+-- (accounts and sign-in codes) and `quote` (the fares it quoted), which it migrates itself. The
+-- passwords are EXAMPLES for a local stack: change them (and the *_DATABASE_URL values in
+-- docker-compose.yml) anywhere else.
 --
--- This runs only on an empty volume: on a volume created before `identity` was added, create it
--- by hand (the same two statements, with psql as the `temporal` superuser) or start over with
--- `docker compose down -v` (which deletes every database).
+-- This runs only on an empty volume: on a volume created before `identity` or `quote` was added,
+-- create the missing one by hand (its two statements, with psql as the `temporal` superuser) or
+-- start over with `docker compose down -v` (which deletes every database).
 CREATE ROLE payment LOGIN PASSWORD 'payment';
 CREATE DATABASE payment OWNER payment;
 
@@ -24,3 +25,6 @@ CREATE DATABASE dashboard OWNER dashboard;
 
 CREATE ROLE identity LOGIN PASSWORD 'identity';
 CREATE DATABASE identity OWNER identity;
+
+CREATE ROLE quote LOGIN PASSWORD 'quote';
+CREATE DATABASE quote OWNER quote;

@@ -203,6 +203,9 @@ impl std::str::FromStr for PayType {
 pub struct Krw(i64);
 
 impl Krw {
+    /// The spec's `CANCEL_FEE`.
+    pub const DEFAULT_CANCEL_FEE: Krw = Krw(5000);
+
     /// Parses an amount; negative amounts are refused.
     pub fn new(amount: i64) -> Result<Self, DomainError> {
         if amount < 0 {

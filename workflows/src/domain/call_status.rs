@@ -9,6 +9,7 @@
 //!    |                          +------DispatchTimedOut+-------------------------------------------> EXPIRED
 //!    +--PaymentRejected--> PAYMENT_REJECTED   +--PaymentWindowElapsed--> EXPIRED   +--Cancel--> CANCELLED
 //! ARRIVED --TripStarted--> DRIVING --TripCompleted--> COMPLETED        (DRIVING refuses Cancel)
+//! ARRIVED --NoShow--> NO_SHOW
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,8 @@ pub enum CallStatus {
     Denied,
     /// Nobody paid or nobody caught in time (terminal, payment refunded).
     Expired,
+    /// The customer never met the driver who arrived (terminal, the fee kept, the rest refunded).
+    NoShow,
 }
 
 /// Something that happens to a call and may move it to another status.
@@ -71,6 +74,8 @@ pub enum CallTransition {
     Complete,
     /// The customer cancelled.
     Cancel,
+    /// The driver waited `NO_SHOW_WAIT` at the pickup and the customer never came.
+    NoShow,
 }
 
 /// A transition that the call's current status does not allow.
@@ -85,7 +90,7 @@ pub struct TransitionRefused {
 
 impl CallStatus {
     /// Every status, in the order of a call's life.
-    pub const ALL: [CallStatus; 11] = [
+    pub const ALL: [CallStatus; 12] = [
         CallStatus::Created,
         CallStatus::Paid,
         CallStatus::Dispatched,
@@ -97,6 +102,7 @@ impl CallStatus {
         CallStatus::Cancelled,
         CallStatus::Denied,
         CallStatus::Expired,
+        CallStatus::NoShow,
     ];
 
     /// The status this transition leads to, or why it is refused.
@@ -128,6 +134,7 @@ impl CallStatus {
                 | (S::Caught, T::Arrive)
                 | (S::Arrived, T::StartTrip)
                 | (S::Driving, T::Complete)
+                | (S::Arrived, T::NoShow)
                 | (
                     S::Created | S::Paid | S::Dispatched | S::Caught | S::Arrived,
                     T::Cancel
@@ -149,6 +156,7 @@ impl CallStatus {
                 | CallStatus::Cancelled
                 | CallStatus::Denied
                 | CallStatus::Expired
+                | CallStatus::NoShow
         )
     }
 
@@ -166,13 +174,14 @@ impl CallStatus {
             CallStatus::Cancelled => "CANCELLED",
             CallStatus::Denied => "DENIED",
             CallStatus::Expired => "EXPIRED",
+            CallStatus::NoShow => "NO_SHOW",
         }
     }
 }
 
 impl CallTransition {
     /// Every transition.
-    pub const ALL: [CallTransition; 12] = [
+    pub const ALL: [CallTransition; 13] = [
         CallTransition::PaymentApproved,
         CallTransition::PaymentRejected,
         CallTransition::PaymentWindowElapsed,
@@ -185,6 +194,7 @@ impl CallTransition {
         CallTransition::StartTrip,
         CallTransition::Complete,
         CallTransition::Cancel,
+        CallTransition::NoShow,
     ];
 
     /// The one mapping of a transition to the status it leads to and the timeline event that
@@ -206,6 +216,7 @@ impl CallTransition {
             T::StartTrip => (S::Driving, E::TripStarted),
             T::Complete => (S::Completed, E::TripCompleted),
             T::Cancel => (S::Cancelled, E::CallCancelled),
+            T::NoShow => (S::NoShow, E::NoShow),
         }
     }
 
@@ -241,6 +252,7 @@ impl std::fmt::Display for CallTransition {
             CallTransition::StartTrip => "start its trip",
             CallTransition::Complete => "complete its trip",
             CallTransition::Cancel => "be cancelled",
+            CallTransition::NoShow => "be marked a no-show",
         };
         f.write_str(verb)
     }
@@ -251,7 +263,7 @@ mod tests {
     use super::{CallStatus as S, CallTransition as T};
     use crate::domain::EventName;
 
-    const ALL_TRANSITIONS: [T; 12] = T::ALL;
+    const ALL_TRANSITIONS: [T; 13] = T::ALL;
 
     /// The spec's table, written out independently of `apply`'s match.
     fn expected(from: S, t: T) -> Option<S> {
@@ -274,6 +286,7 @@ mod tests {
             (S::Caught, T::Cancel, S::Cancelled),
             (S::Arrived, T::StartTrip, S::Driving),
             (S::Arrived, T::Cancel, S::Cancelled),
+            (S::Arrived, T::NoShow, S::NoShow),
             (S::Driving, T::Complete, S::Completed),
         ];
         table

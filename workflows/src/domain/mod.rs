@@ -8,7 +8,7 @@ mod timeline;
 pub use call::{CallId, Driver, DriverId, Krw, Location, MobileNumber, NewCall, PayType};
 pub use call_status::{CallStatus, CallTransition, TransitionRefused};
 pub use quote::{AcceptedQuote, FareItem};
-pub use timeline::{CallView, EventName, TimelineEvent};
+pub use timeline::{CallView, CancellationFee, EventName, TimelineEvent};
 
 /// Why a value from outside (an HTTP body, a CLI payload) is not a valid part of a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

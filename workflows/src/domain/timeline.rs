@@ -42,11 +42,15 @@ pub enum EventName {
     CallExpired,
     /// The call was made with a quoted fare.
     QuoteAccepted,
+    /// A cancellation (or no-show) fee was kept and the rest of the payment refunded.
+    CancellationFeeCharged,
+    /// The customer never met the driver.
+    NoShow,
 }
 
 impl EventName {
     /// Every event name.
-    pub const ALL: [EventName; 16] = [
+    pub const ALL: [EventName; 18] = [
         EventName::CallMade,
         EventName::PaymentApproved,
         EventName::PaymentRejected,
@@ -63,6 +67,8 @@ impl EventName {
         EventName::TripCompleted,
         EventName::CallExpired,
         EventName::QuoteAccepted,
+        EventName::CancellationFeeCharged,
+        EventName::NoShow,
     ];
 
     /// The spec's spelling.
@@ -84,6 +90,8 @@ impl EventName {
             EventName::TripCompleted => "TripCompleted",
             EventName::CallExpired => "CallExpired",
             EventName::QuoteAccepted => "QuoteAccepted",
+            EventName::CancellationFeeCharged => "CancellationFeeCharged",
+            EventName::NoShow => "NoShow",
         }
     }
 
@@ -120,6 +128,17 @@ pub struct TimelineEvent {
     pub description: String,
 }
 
+/// The fee a cancel costs once the grace after the catch is over (spec section 9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CancellationFee {
+    /// The fee in KRW (never more than the fare); the rest is refunded.
+    pub amount: Krw,
+    /// From when a cancel costs it (RFC 3339); before, a cancel is free.
+    pub applies_from: String,
+}
+
 /// The call as its customer and drivers see it (spec section 4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -147,6 +166,13 @@ pub struct CallView {
     /// The quote the call was made with (fare, tip, breakdown), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<AcceptedQuote>,
+    /// While CAUGHT or ARRIVED: what cancelling costs, and from when (free before), so the
+    /// customer knows before confirming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_fee: Option<CancellationFee>,
+    /// While ARRIVED under the fee rules: from when the driver may mark a no-show (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_show_from: Option<String>,
     /// Everything that happened, in order.
     pub timeline: Vec<TimelineEvent>,
 }

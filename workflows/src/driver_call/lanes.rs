@@ -34,6 +34,10 @@ const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
 /// the dashboard context reads from the call's history: no task, no workflow task, no activity.
 const MEMO_PROJECTION_PATCH: &str = "memo-projection";
 
+/// Patch that keeps a cancellation or no-show fee and refunds the rest (calls made before it
+/// have no fee rules, so they never reach it).
+const FEES_PATCH: &str = "cancellation-fees";
+
 /// Patch that refunds, by idempotency key, any charge a PAYMENT_REJECTED call may hold.
 const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
@@ -235,11 +239,9 @@ async fn payment_lane(ctx: &Ctx) {
     let Some(kind) = refund else {
         return;
     };
-    let input = payment::RefundPaymentInput {
-        call_id,
-        kind,
-        fee: None,
-    };
+    let fee = ctx.state(|w| w.call.fee);
+    let fee = fee.filter(|_| ctx.patched(FEES_PATCH));
+    let input = payment::RefundPaymentInput { call_id, kind, fee };
     let refunded = ctx
         .execute_activity(
             payment::PaymentActivities::refund,
@@ -256,6 +258,16 @@ async fn payment_lane(ctx: &Ctx) {
     ctx.state_mut(|w| {
         let description = format!("Payment {payment_id} refunded");
         w.call.record(now, saga::refund_event(kind), description);
+        if let Some(fee) = fee {
+            let paid = w.call.request.pay_amount.get();
+            let description = format!(
+                "A fee of {} KRW was kept; {} KRW refunded",
+                fee.get(),
+                paid - fee.get()
+            );
+            w.call
+                .record(now, EventName::CancellationFeeCharged, description);
+        }
     });
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CallView, DriverId, NewCall};
+use crate::domain::{CallView, DriverId, Krw, NewCall};
 
 /// The workflow's input: the call and the time limits it runs under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,31 @@ pub struct CallPolicy {
     pub payment_window_secs: u64,
     /// `DISPATCH_TIMEOUT`: a paid call nobody catches within this many seconds expires.
     pub dispatch_timeout_secs: u64,
+    /// The cancellation fee and no-show rules; `None` in calls made before they existed, which
+    /// finish under the rules they started with (no fee, no no-show).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fees: Option<FeePolicy>,
+}
+
+/// The cancellation fee and no-show rules of one call (spec section 9), fixed when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeePolicy {
+    /// `CANCEL_GRACE`: a cancel within this many seconds after the catch is free.
+    pub cancel_grace_secs: u64,
+    /// `CANCEL_FEE`: what a later cancel (or a no-show) costs, in KRW, never more than the fare.
+    pub cancel_fee: Krw,
+    /// `NO_SHOW_WAIT`: how many seconds after arriving the driver may mark a no-show.
+    pub no_show_wait_secs: u64,
+}
+
+impl FeePolicy {
+    /// The spec's defaults: 2 minutes of grace, 5000 KRW, 10 minutes of waiting.
+    pub const DEFAULT: FeePolicy = FeePolicy {
+        cancel_grace_secs: 120,
+        cancel_fee: Krw::DEFAULT_CANCEL_FEE,
+        no_show_wait_secs: 600,
+    };
 }
 
 impl CallPolicy {
@@ -32,6 +57,7 @@ impl CallPolicy {
     pub const DEFAULT: CallPolicy = CallPolicy {
         payment_window_secs: 600,
         dispatch_timeout_secs: 600,
+        fees: Some(FeePolicy::DEFAULT),
     };
 
     /// `PAYMENT_WINDOW` as a duration.

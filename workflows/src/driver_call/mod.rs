@@ -29,8 +29,8 @@ use temporalio_sdk::{
 use temporalio_workflow::common::error::IncomingError;
 
 pub use messages::{
-    CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput, PayOutcome, PayRequest,
-    PayResult, TripStepRequest,
+    CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput, FeePolicy, PayOutcome,
+    PayRequest, PayResult, TripStepRequest,
 };
 pub use state::{
     CALL_STATUS, CUSTOMER_MOBILE, CallState, DRIVER_ID, HandlerError, PaymentAnswer,
@@ -201,6 +201,30 @@ impl DriverCallWorkflow {
         request: TripStepRequest,
     ) -> Result<CallView, HandlerError> {
         self.trip_step(ctx, &request, CallTransition::Complete)
+    }
+
+    /// Refuses a `no_show` unless the call is ARRIVED with this driver, under the fee rules.
+    #[update_validator(no_show)]
+    pub fn validate_no_show(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &TripStepRequest,
+    ) -> Result<(), HandlerError> {
+        self.call.check_no_show(&request.driver_id)
+    }
+
+    /// `no_show`: the customer never came; after `NO_SHOW_WAIT` the call ends NO_SHOW and the
+    /// fee is kept (refused before: the wait is measured in workflow time, which only the handler
+    /// has).
+    #[update(name = "no_show")]
+    pub fn no_show(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        request: TripStepRequest,
+    ) -> Result<CallView, HandlerError> {
+        let view = self.call.no_show(ctx.workflow_time(), &request.driver_id)?;
+        ctx.upsert_search_attributes(self.call.search_attributes());
+        Ok(view)
     }
 
     // ----- query -----------------------------------------------------------------------------

@@ -24,7 +24,9 @@ use crate::domain::EventName;
 /// How the payment step must be compensated once the call has ended in `status`.
 pub(crate) fn refund_for(status: CallStatus) -> Option<payment::RefundKind> {
     match status {
-        CallStatus::Cancelled | CallStatus::Expired => Some(payment::RefundKind::Cancel),
+        CallStatus::Cancelled | CallStatus::Expired | CallStatus::NoShow => {
+            Some(payment::RefundKind::Cancel)
+        }
         CallStatus::Denied => Some(payment::RefundKind::Disable),
         _ => None,
     }
@@ -40,7 +42,9 @@ pub(crate) fn refunds_unconfirmed(status: CallStatus) -> bool {
 /// How an open offer or catch is closed once the call has ended in `status`.
 pub(crate) fn close_for(status: CallStatus) -> Option<catcher::CatchStatus> {
     match status {
-        CallStatus::Cancelled | CallStatus::Expired => Some(catcher::CatchStatus::Withdrawn),
+        CallStatus::Cancelled | CallStatus::Expired | CallStatus::NoShow => {
+            Some(catcher::CatchStatus::Withdrawn)
+        }
         CallStatus::Denied => Some(catcher::CatchStatus::Denied),
         CallStatus::Completed => Some(catcher::CatchStatus::Completed),
         _ => None,
@@ -114,7 +118,9 @@ mod tests {
     fn only_calls_ended_without_a_trip_are_refunded() {
         for status in CallStatus::ALL {
             let expected = match status {
-                CallStatus::Cancelled | CallStatus::Expired => Some(payment::RefundKind::Cancel),
+                CallStatus::Cancelled | CallStatus::Expired | CallStatus::NoShow => {
+                    Some(payment::RefundKind::Cancel)
+                }
                 CallStatus::Denied => Some(payment::RefundKind::Disable),
                 _ => None,
             };

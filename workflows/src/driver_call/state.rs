@@ -2,7 +2,7 @@
 //! it: the workflow's handlers and lanes call these and turn the answers into commands, so the
 //! rules are unit-tested here without a server.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use temporalio_common::search_attributes::{
     SearchAttributeKey, SearchAttributeUpdate, SearchAttributes,
@@ -11,8 +11,8 @@ use temporalio_common::search_attributes::{
 use super::messages::{CallPolicy, CancelRequest, CatchRequest, DenyRequest, PayOutcome};
 use crate::contracts::{catcher, dashboard, payment};
 use crate::domain::{
-    CallStatus, CallTransition, CallView, Driver, DriverId, EventName, NewCall, TimelineEvent,
-    TransitionRefused,
+    CallStatus, CallTransition, CallView, CancellationFee, Driver, DriverId, EventName, Krw,
+    NewCall, TimelineEvent, TransitionRefused,
 };
 
 /// Search attribute: the call's status, e.g. `CallStatus="DISPATCHED"`.
@@ -43,6 +43,12 @@ pub struct CallState {
     pub(super) timeline: Vec<TimelineEvent>,
     /// The saga and its compensations are done (the projection lane may finish).
     pub(super) saga_finished: bool,
+    /// When the driver caught the call (the cancellation grace runs from here).
+    pub(super) caught_at: Option<SystemTime>,
+    /// When the driver arrived (the no-show wait runs from here).
+    pub(super) arrived_at: Option<SystemTime>,
+    /// The fee the payment context keeps: set by a cancel after the grace or a no-show.
+    pub(super) fee: Option<Krw>,
 }
 
 /// What the workflow knows of the call's payment.
@@ -78,6 +84,9 @@ impl CallState {
             driver: None,
             timeline: Vec::new(),
             saga_finished: false,
+            caught_at: None,
+            arrived_at: None,
+            fee: None,
         }
     }
 
@@ -127,12 +136,73 @@ impl CallState {
     }
 
     /// The customer's cancel; whether it changed the call (a DRIVING or ended call stays as it is).
+    /// After the grace, a caught call's cancel keeps the cancellation fee.
     pub fn cancel(&mut self, now: Option<SystemTime>, request: &CancelRequest) -> bool {
         let description = match request.reason.as_deref().map(str::trim) {
             Some(reason) if !reason.is_empty() => format!("Cancelled by the customer: {reason}"),
             _ => "Cancelled by the customer".to_owned(),
         };
-        self.apply(now, CallTransition::Cancel, description).is_ok()
+        let fee = self.fee_due(now);
+        let cancelled = self.apply(now, CallTransition::Cancel, description).is_ok();
+        if cancelled {
+            self.fee = fee;
+        }
+        cancelled
+    }
+
+    /// The fee a cancel at `now` would cost: none before the catch, within the grace, or in a call
+    /// made before fees existed.
+    fn fee_due(&self, now: Option<SystemTime>) -> Option<Krw> {
+        let (fee, from) = self.cancellation_fee()?;
+        (now.unwrap_or(UNIX_EPOCH) >= from).then_some(fee)
+    }
+
+    /// While the call is CAUGHT or ARRIVED under the fee rules: what a cancel costs, and from
+    /// when; once a cancel or no-show kept it, the fee kept (so the cancel's answer says it).
+    fn cancellation_fee(&self) -> Option<(Krw, SystemTime)> {
+        let rules = self.policy.fees?;
+        let open = matches!(self.status, CallStatus::Caught | CallStatus::Arrived);
+        if !open && self.fee.is_none() {
+            return None;
+        }
+        let from = self.caught_at? + Duration::from_secs(rules.cancel_grace_secs);
+        Some((self.kept_fee(rules.cancel_fee), from))
+    }
+
+    /// `CANCEL_FEE`, never more than what the customer paid.
+    fn kept_fee(&self, fee: Krw) -> Krw {
+        fee.min(self.request.pay_amount)
+    }
+
+    /// Whether the driver may mark the customer a no-show now (only the call's driver, only when
+    /// ARRIVED; the wait is the handler's to check, as it needs the time).
+    pub fn check_no_show(&self, driver_id: &DriverId) -> Result<(), HandlerError> {
+        if self.policy.fees.is_none() {
+            return Err("this call was made before no-shows existed".into());
+        }
+        self.check_trip_step(driver_id, CallTransition::NoShow)
+    }
+
+    /// The driver marks the customer a no-show: after `NO_SHOW_WAIT` at the pickup, the call ends
+    /// NO_SHOW and the fee is kept.
+    pub fn no_show(
+        &mut self,
+        now: Option<SystemTime>,
+        driver_id: &DriverId,
+    ) -> Result<CallView, HandlerError> {
+        self.check_no_show(driver_id)?;
+        let rules = self.policy.fees.ok_or("no fee rules")?;
+        let allowed_from = self.no_show_from().unwrap_or(UNIX_EPOCH);
+        if now.unwrap_or(UNIX_EPOCH) < allowed_from {
+            let at = humantime::format_rfc3339_seconds(allowed_from);
+            return Err(
+                format!("the customer may still come: a no-show is allowed from {at}").into(),
+            );
+        }
+        let description = format!("The customer did not show up; driver {driver_id} waited");
+        self.apply(now, CallTransition::NoShow, description)?;
+        self.fee = Some(self.kept_fee(rules.cancel_fee));
+        Ok(self.view())
     }
 
     /// A deny by the catcher side or an operator; whether it changed the call.
@@ -208,6 +278,7 @@ impl CallState {
         let description = format!("Caught by {} ({})", driver.driver_name, driver.driver_id);
         self.apply(now, CallTransition::Catch, description)?;
         self.driver = Some(driver);
+        self.caught_at = now;
         Ok(self.view())
     }
 
@@ -238,6 +309,9 @@ impl CallState {
             _ => "Trip completed".to_owned(),
         };
         self.apply(now, transition, description)?;
+        if transition == CallTransition::Arrive {
+            self.arrived_at = now;
+        }
         Ok(self.view())
     }
 
@@ -306,8 +380,26 @@ impl CallState {
             payment_id: self.payment.payment_id.clone(),
             driver: self.driver.clone(),
             quote: self.request.quote.clone(),
+            cancellation_fee: self
+                .cancellation_fee()
+                .map(|(amount, from)| CancellationFee {
+                    amount,
+                    applies_from: humantime::format_rfc3339_millis(from).to_string(),
+                }),
+            no_show_from: self
+                .no_show_from()
+                .map(|at| humantime::format_rfc3339_millis(at).to_string()),
             timeline: self.timeline.clone(),
         }
+    }
+
+    /// While ARRIVED under the fee rules: when `NO_SHOW_WAIT` is over.
+    fn no_show_from(&self) -> Option<SystemTime> {
+        let rules = self.policy.fees?;
+        if self.status != CallStatus::Arrived {
+            return None;
+        }
+        Some(self.arrived_at? + Duration::from_secs(rules.no_show_wait_secs))
     }
 }
 
@@ -517,6 +609,70 @@ mod tests {
         assert!(!state.deny(at(6), &DenyRequest { reason: "x".into() }));
         assert_eq!(state.timeline.len(), before);
         assert_eq!(state.status(), CallStatus::Driving);
+    }
+
+    #[test]
+    fn a_cancel_within_the_grace_is_free_and_after_it_keeps_the_fee() {
+        // CallPolicy::DEFAULT: 120 s of grace, 5000 KRW; the call costs 15000.
+        let mut free = dispatched();
+        free.catch(at(10), &kim()).unwrap();
+        let fee = free
+            .view()
+            .cancellation_fee
+            .expect("a fee notice while CAUGHT");
+        assert_eq!(fee.amount.get(), 5000);
+        assert_eq!(fee.applies_from, "2027-01-15T08:02:10.000Z");
+        assert!(free.cancel(at(129), &CancelRequest::default()));
+        assert_eq!(free.fee, None);
+        assert_eq!(free.view().cancellation_fee, None, "nothing kept");
+
+        let mut late = dispatched();
+        late.catch(at(10), &kim()).unwrap();
+        assert!(late.cancel(at(130), &CancelRequest::default()));
+        assert_eq!(late.fee, Some(Krw::new(5000).unwrap()));
+        let kept = late
+            .view()
+            .cancellation_fee
+            .expect("the fee kept, on the answer");
+        assert_eq!(kept.amount.get(), 5000);
+    }
+
+    #[test]
+    fn the_fee_is_never_more_than_the_fare_and_calls_without_fee_rules_keep_nothing() {
+        let mut cheap = dispatched();
+        cheap.request.pay_amount = Krw::new(3000).unwrap();
+        cheap.catch(at(10), &kim()).unwrap();
+        assert!(cheap.cancel(at(500), &CancelRequest::default()));
+        assert_eq!(cheap.fee, Some(Krw::new(3000).unwrap()));
+
+        let mut old = dispatched();
+        old.policy.fees = None;
+        old.catch(at(10), &kim()).unwrap();
+        assert_eq!(old.view().cancellation_fee, None);
+        assert!(old.cancel(at(500), &CancelRequest::default()));
+        assert_eq!(old.fee, None);
+        let kim = DriverId::parse("d-kim").unwrap();
+        assert!(old.check_no_show(&kim).is_err());
+    }
+
+    #[test]
+    fn only_the_arrived_driver_marks_a_no_show_and_only_after_the_wait() {
+        let mut state = dispatched();
+        state.catch(at(10), &kim()).unwrap();
+        let kim = DriverId::parse("d-kim").unwrap();
+        let lee = DriverId::parse("d-lee").unwrap();
+        assert!(state.no_show(at(20), &kim).is_err(), "not arrived yet");
+        state
+            .trip_step(at(20), &kim, CallTransition::Arrive)
+            .unwrap();
+        assert!(state.check_no_show(&lee).is_err(), "another driver");
+        let early = state.no_show(at(619), &kim).unwrap_err();
+        assert!(early.to_string().contains("may still come"), "{early}");
+        assert_eq!(state.status(), CallStatus::Arrived);
+        let view = state.no_show(at(620), &kim).unwrap();
+        assert_eq!(view.status, CallStatus::NoShow);
+        assert_eq!(state.fee, Some(Krw::new(5000).unwrap()));
+        assert_eq!(state.timeline.last().unwrap().event, EventName::NoShow);
     }
 
     #[test]
