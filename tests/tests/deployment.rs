@@ -48,6 +48,18 @@ const API_DATABASE_URLS: [&str; 5] = [
 ];
 /// The API's sign-in settings (spec section 7) every deployment sets.
 const API_SIGN_IN_SETTINGS: [&str; 3] = ["AUTH_TOKEN_TTL", "SMS_SENDER", "OPERATOR_USERNAME"];
+/// The rules the API fixes into each call when it is made (spec sections 3 and 9), which every
+/// deployment sets: its time limits, and the cancellation fee and no-show rules. Each is a
+/// duration, but `CANCEL_FEE`, an amount of KRW.
+const API_CALL_RULES: [&str; 5] = [
+    "PAYMENT_WINDOW",
+    "DISPATCH_TIMEOUT",
+    "CANCEL_GRACE",
+    "CANCEL_FEE",
+    "NO_SHOW_WAIT",
+];
+/// The one call rule that is an amount (whole KRW, never negative), not a duration.
+const CANCEL_FEE: &str = "CANCEL_FEE";
 /// The API's secrets: the token signing key and the first operator's password. Never a plain
 /// value: a Kubernetes Secret, or a compose variable required from the deploying shell or `.env`.
 const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
@@ -396,6 +408,39 @@ fn check_min_pay_amount(
              {expected:?} (the API quotes no fare below it, the worker approves none below its \
              own)"
         ));
+    }
+}
+
+/// Problems with the API's call rules ([`API_CALL_RULES`]) as `value_of` gives them: each must be
+/// set, the durations to a duration and `CANCEL_FEE` to a whole, non-negative number of KRW (the
+/// API refuses to start otherwise).
+fn check_call_rules(
+    problems: &mut Vec<String>,
+    whose: &str,
+    value_of: impl Fn(&str) -> Option<String>,
+) {
+    for var in API_CALL_RULES {
+        let Some(value) = value_of(var).filter(|value| !value.trim().is_empty()) else {
+            problems.push(format!(
+                "{whose} must set {var} (fixed into each call when it is made)"
+            ));
+            continue;
+        };
+        let valid = if var == CANCEL_FEE {
+            value.trim().parse::<u32>().is_ok()
+        } else {
+            seconds(&value).is_some()
+        };
+        if !valid {
+            let expected = if var == CANCEL_FEE {
+                "a whole number of KRW, 0 or more"
+            } else {
+                "a duration such as 2m or 10m"
+            };
+            problems.push(format!(
+                "{whose} sets {var} {value:?}: it must be {expected}"
+            ));
+        }
     }
 }
 
@@ -1145,6 +1190,8 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
                      {SMS_SENDERS:?}"
                 )),
             }
+            // The time limits and the fee rules it fixes into each call.
+            check_call_rules(&mut problems, &whose, effective);
             // Quotes: the minimum fare (checked against the payment worker's below), and the
             // tariff, a read-only file mounted from the repository that the API can load.
             api_min_pay = Some((whose.clone(), effective("MIN_PAY_AMOUNT")));
@@ -1783,6 +1830,8 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                          {SMS_SENDERS:?}"
                     )),
                 }
+                // The time limits and the fee rules it fixes into each call.
+                check_call_rules(&mut problems, &whose, |var| effective.get(var).cloned());
                 // Quotes: the minimum fare (checked against the payment worker's below), and the
                 // tariff, a file of a ConfigMap volume that the API can load.
                 api_min_pay.push((whose.clone(), effective.get("MIN_PAY_AMOUNT").cloned()));
@@ -1977,6 +2026,42 @@ fn durations_parse_like_the_binaries_and_compose() {
     assert_eq!(seconds("soon"), None);
     assert_eq!(compose_default("${MIN_PAY_AMOUNT:-5000}"), "5000");
     assert_eq!(compose_default("temporal:7233"), "temporal:7233");
+}
+
+#[test]
+fn call_rules_must_be_set_and_well_formed() {
+    let problems_with = |values: &[(&str, &str)]| {
+        let values: BTreeMap<&str, &str> = values.iter().copied().collect();
+        let mut problems = Vec::new();
+        check_call_rules(&mut problems, "api", |var| {
+            values.get(var).map(|value| value.to_string())
+        });
+        problems
+    };
+    let defaults = [
+        ("PAYMENT_WINDOW", "10m"),
+        ("DISPATCH_TIMEOUT", "10m"),
+        ("CANCEL_GRACE", "2m"),
+        ("CANCEL_FEE", "5000"),
+        ("NO_SHOW_WAIT", "10m"),
+    ];
+    assert_eq!(problems_with(&defaults), Vec::<String>::new());
+    let mut free = defaults;
+    free[3] = ("CANCEL_FEE", "0");
+    assert_eq!(problems_with(&free), Vec::<String>::new());
+    // Unset or blank, a fee that is no whole amount, a wait that is no duration.
+    let found = problems_with(&[
+        ("PAYMENT_WINDOW", "10m"),
+        ("DISPATCH_TIMEOUT", "10m"),
+        ("CANCEL_GRACE", " "),
+        ("CANCEL_FEE", "-5000"),
+        ("NO_SHOW_WAIT", "soon"),
+    ]);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(found[0].contains("must set CANCEL_GRACE"), "{found:?}");
+    assert!(found[1].contains("CANCEL_FEE \"-5000\""), "{found:?}");
+    assert!(found[2].contains("NO_SHOW_WAIT \"soon\""), "{found:?}");
+    assert_eq!(problems_with(&defaults[..4]).len(), 1, "NO_SHOW_WAIT unset");
 }
 
 #[test]

@@ -376,3 +376,58 @@ async fn a_webhook_that_refuses_first_attempts_still_gets_every_event_exactly_on
     assert_eq!(last["event"], "TripCompleted");
     assert_eq!(last["callId"], call.call_id.to_string());
 }
+
+#[tokio::test]
+async fn a_no_show_and_its_fee_reach_the_read_model_the_stream_and_the_webhook() {
+    // The second API's calls wait `SHORT_GRACE` before a no-show is allowed.
+    let api = Api::at(&env().short_api);
+    let stores = Stores::open().await;
+    let call = api
+        .create_call_for(&unique_mobile(), "Jongro no-show", 16000)
+        .await;
+    assert_eq!(api.pay(&call).await.status, 200);
+    api.wait_for_status(&call, "DISPATCHED").await;
+    assert_eq!(api.catch(&call, "d-ns").await.status, 200);
+    assert_eq!(api.trip_step(&call, "arrive", "d-ns").await.status, 200);
+    let answer = eventually(Duration::from_secs(30), "NO_SHOW_WAIT", || async {
+        let answer = api.trip_step(&call, "no-show", "d-ns").await;
+        (answer.status != 409).then_some(answer)
+    })
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    api.wait_for_event(&call, "CancellationFeeCharged").await;
+    let timeline = read_model_matches_workflow(&api, &stores, &call).await;
+    let events = names(&timeline);
+    assert!(events.contains(&"NoShow") && events.contains(&"CancellationFeeCharged"));
+
+    // The call's stream, from its start.
+    let token = api.customer_of(&call).token().await.expect("a token");
+    let stream = reqwest::Client::new()
+        .get(format!("{}/calls/{}/events", api.base, call.call_id))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let streamed: Vec<String> = read_events(stream, timeline.len())
+        .await
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(streamed, events);
+    assert!(streamed.iter().any(|e| e == "NoShow"));
+
+    // And the webhook, once per event.
+    let prefix = format!("{}:", call.call_id);
+    let delivered = eventually(Duration::from_secs(60), "the webhook", || async {
+        let receiver = receiver().0.lock().unwrap();
+        let events: Vec<String> = receiver
+            .accepted
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .filter_map(|(_, body)| body["event"].as_str().map(str::to_owned))
+            .collect();
+        (events.len() >= timeline.len()).then_some(events)
+    })
+    .await;
+    assert_eq!(delivered, events);
+}

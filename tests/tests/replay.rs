@@ -1,6 +1,7 @@
 //! Every recorded history under `tests/fixtures/` must replay on the current workflow code: a
 //! change that would break calls already running fails here. Record new fixtures with
-//! `UPDATE_FIXTURES=1 cargo test -p driver-call-tests --test saga` (into the current generation).
+//! `UPDATE_FIXTURES=1 cargo test -p driver-call-tests --test saga --test fees` (into the current
+//! generation).
 
 use driver_call_tests::workspace_root;
 

@@ -166,12 +166,18 @@ impl CallState {
             return None;
         }
         let from = self.caught_at? + Duration::from_secs(rules.cancel_grace_secs);
-        Some((self.kept_fee(rules.cancel_fee), from))
+        Some((self.fee.or(self.kept_fee(rules.cancel_fee))?, from))
     }
 
-    /// `CANCEL_FEE`, never more than what the customer paid.
-    fn kept_fee(&self, fee: Krw) -> Krw {
-        fee.min(self.request.pay_amount)
+    /// `CANCEL_FEE`, never more than the fare (the quoted fare, without the tip; without a quote,
+    /// what the customer paid); `None` when that is nothing (`CANCEL_FEE=0`).
+    fn kept_fee(&self, fee: Krw) -> Option<Krw> {
+        let fare = self
+            .request
+            .quote
+            .as_ref()
+            .map_or(self.request.pay_amount, |quote| quote.fare);
+        Some(fee.min(fare)).filter(|kept| kept.get() > 0)
     }
 
     /// Whether the driver may mark the customer a no-show now (only the call's driver, only when
@@ -201,7 +207,7 @@ impl CallState {
         }
         let description = format!("The customer did not show up; driver {driver_id} waited");
         self.apply(now, CallTransition::NoShow, description)?;
-        self.fee = Some(self.kept_fee(rules.cancel_fee));
+        self.fee = self.kept_fee(rules.cancel_fee);
         Ok(self.view())
     }
 
@@ -409,6 +415,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{CallId, DriverId, Krw, Location, MobileNumber, PayType};
+    use crate::driver_call::FeePolicy;
 
     fn call() -> CallState {
         let request = NewCall {
@@ -644,6 +651,30 @@ mod tests {
         cheap.catch(at(10), &kim()).unwrap();
         assert!(cheap.cancel(at(500), &CancelRequest::default()));
         assert_eq!(cheap.fee, Some(Krw::new(3000).unwrap()));
+
+        // A tip is not part of the fare the fee is capped at.
+        let mut tipped = dispatched();
+        tipped.request.pay_amount = Krw::new(6000).unwrap();
+        tipped.request.quote = Some(crate::domain::AcceptedQuote {
+            quote_id: "q".to_owned(),
+            fare: Krw::new(4000).unwrap(),
+            tip: Krw::new(2000).unwrap(),
+            breakdown: Vec::new(),
+        });
+        tipped.catch(at(10), &kim()).unwrap();
+        assert!(tipped.cancel(at(500), &CancelRequest::default()));
+        assert_eq!(tipped.fee, Some(Krw::new(4000).unwrap()));
+
+        // CANCEL_FEE=0: no fee at all, and no notice.
+        let mut free = dispatched();
+        free.policy.fees = Some(FeePolicy {
+            cancel_fee: Krw::new(0).unwrap(),
+            ..FeePolicy::DEFAULT
+        });
+        free.catch(at(10), &kim()).unwrap();
+        assert_eq!(free.view().cancellation_fee, None);
+        assert!(free.cancel(at(500), &CancelRequest::default()));
+        assert_eq!(free.fee, None);
 
         let mut old = dispatched();
         old.policy.fees = None;
