@@ -4,7 +4,7 @@
 //! - [`Principal`]: any signed-in person (a bearer token, or on `GET` the sign-in cookie an
 //!   `EventSource` sends); no or an invalid token is 401.
 //! - [`Customer`], [`Operator`]: a route only that role may use; another role is 403 (a driver's
-//!   routes are all on a call or an area: [`OnCall`], [`offers_area`]).
+//!   routes are all on a call or an area: [`OnCall`], [`offers_areas`]).
 //! - [`OnCall<R>`]: a route on one call (`{call_id}` in its path), under the [`CallRule`] `R`
 //!   names: a role the rule never lets in is 403, and a call that is not the caller's is 404,
 //!   exactly like a call that does not exist, so ids leak nothing.
@@ -127,17 +127,23 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// The area whose open offers `caller` asks for: a driver only one of their own (another is
-/// 403), an operator any.
-pub(crate) fn offers_area(caller: &Principal, area: &str) -> Result<String, ApiError> {
-    let area = area.trim().to_lowercase();
-    match (caller.role, &caller.driver) {
-        (Role::Operator, _) => Ok(area),
-        (Role::Driver, Some(driver)) if driver.areas.contains(&area) => Ok(area),
-        (Role::Driver, _) => Err(ApiError::Forbidden(format!(
-            "`{area}` is not one of your service areas"
+/// The areas whose open offers `caller` asks for: a driver one of their own (another is 403), or
+/// all of them when they name none; an operator the one they name.
+pub(crate) fn offers_areas(
+    caller: &Principal,
+    area: Option<&str>,
+) -> Result<Vec<String>, ApiError> {
+    let area = area.map(|a| a.trim().to_lowercase());
+    match (caller.role, &caller.driver, area) {
+        (Role::Operator, _, Some(area)) => Ok(vec![area]),
+        (Role::Operator, _, None) => Err(ApiError::Invalid("area is required".to_owned())),
+        (Role::Driver, Some(driver), None) => Ok(driver.areas.clone()),
+        (Role::Driver, Some(driver), Some(area)) if driver.areas.contains(&area) => Ok(vec![area]),
+        (Role::Driver, _, area) => Err(ApiError::Forbidden(format!(
+            "`{}` is not one of your service areas",
+            area.unwrap_or_default()
         ))),
-        (Role::Customer, _) => Err(forbidden("list offers", &[Role::Driver, Role::Operator])),
+        (Role::Customer, _, _) => Err(forbidden("list offers", &[Role::Driver, Role::Operator])),
     }
 }
 

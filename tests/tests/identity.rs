@@ -516,3 +516,33 @@ async fn without_a_valid_token_a_protected_route_is_401_problem_json() {
         "no token: 401 before the body is even read"
     );
 }
+
+#[tokio::test]
+async fn a_driver_who_names_no_area_sees_the_offers_of_all_their_areas() {
+    let api = Api::default_limits();
+    let username = format!("areas-{}", uuid::Uuid::new_v4().simple());
+    register(&api, &username, &["kangnam", "mapo"]).await;
+    let mut ids = Vec::new();
+    for location in ["Kangnam offers", "Mapo offers", "Nowon offers"] {
+        let call = api.create_call_for(&unique_mobile(), location, 12000).await;
+        assert_eq!(api.pay(&call).await.status, 200);
+        api.wait_for_status(&call, "DISPATCHED").await;
+        ids.push(call.call_id.to_string());
+    }
+    let offers = api
+        .as_driver(&username)
+        .send(Method::GET, "/catches", None)
+        .await;
+    assert_eq!(offers.status, 200, "{:?}", offers.body);
+    let listed: Vec<&str> = offers
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["callId"].as_str())
+        .collect();
+    assert!(listed.contains(&ids[0].as_str()) && listed.contains(&ids[1].as_str()));
+    assert!(!listed.contains(&ids[2].as_str()), "nowon is not theirs");
+    let operator = api.as_operator().send(Method::GET, "/catches", None).await;
+    assert_eq!(operator.status, 422, "an operator names the area");
+}

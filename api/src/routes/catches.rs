@@ -41,19 +41,22 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct AreaQuery {
     /// The service area: the first word of a call's location, matched case-insensitively. A
-    /// driver may ask only for one of their own areas (another is 403).
+    /// driver may ask only for one of their own areas (another is 403), or leave it out for all
+    /// of them; an operator must name one.
     #[param(example = "kangnam")]
-    area: String,
+    area: Option<String>,
 }
 
 /// The open offers of a service area, for its drivers (and operators).
+///
+/// Oldest first; a driver who names no area gets the offers of all their areas.
 #[utoipa::path(
     get,
     path = "/catches",
     tag = "catches",
     params(AreaQuery),
     responses(
-        (status = 200, description = "The area's open offers.", body = Vec<OpenOffer>),
+        (status = 200, description = "The open offers.", body = Vec<OpenOffer>),
         Invalid, Unauthorized, Forbidden, Unexpected,
     ),
 )]
@@ -62,8 +65,12 @@ async fn open_offers(
     caller: Principal,
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
-    let area = access::offers_area(&caller, &query.area)?;
-    Ok(Json(state.catches.open_offers(&area).await?))
+    let mut offers = Vec::new();
+    for area in access::offers_areas(&caller, query.area.as_deref())? {
+        offers.extend(state.catches.open_offers(&area).await?);
+    }
+    offers.sort_by(|a, b| (&a.received_at, &a.call_id).cmp(&(&b.received_at, &b.call_id)));
+    Ok(Json(offers))
 }
 
 /// Body of `POST /catches/{call_id}`: optional, the driver is the signed-in one.
