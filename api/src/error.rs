@@ -139,7 +139,7 @@ impl From<crate::identity::IdentityError> for ApiError {
             E::NoSuchDriver(_) => ApiError::NotFound(error.to_string()),
             E::UsernameTaken(_) => ApiError::Conflict(error.to_string()),
             E::Invalid(detail) => ApiError::Invalid(detail),
-            E::RateLimited { .. } => ApiError::TooManyRequests {
+            E::RateLimited { .. } | E::TooManyAttempts { .. } => ApiError::TooManyRequests {
                 detail: error.to_string(),
                 retry_after_secs: retry_after_secs.unwrap_or(RETRY_AFTER_SECS),
             },

@@ -27,6 +27,8 @@ use axum::http::StatusCode;
 use driver_call_stores::StoreError;
 use driver_call_stores::identity::{CodeIssue, NewCode, NewDriverRecord};
 use driver_call_workflows::domain::{Driver, MobileNumber};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 
 pub use config::{IdentityConfig, SetupError};
@@ -82,6 +84,12 @@ pub enum IdentityError {
         /// When the next request is admitted.
         retry_after: Duration,
     },
+    /// `429 Too Many Requests` + `Retry-After`: too many password sign-ins for the username.
+    #[error("too many sign-in attempts for this username; retry in {} s", otp::retry_after_secs(*retry_after))]
+    TooManyAttempts {
+        /// When the next attempt is admitted.
+        retry_after: Duration,
+    },
     /// `503 Service Unavailable`: the SMS sender did not take the code.
     #[error("the code could not be sent")]
     Sms(#[from] SmsError),
@@ -104,7 +112,9 @@ impl IdentityError {
             IdentityError::NoSuchDriver(_) => StatusCode::NOT_FOUND,
             IdentityError::UsernameTaken(_) => StatusCode::CONFLICT,
             IdentityError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            IdentityError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            IdentityError::RateLimited { .. } | IdentityError::TooManyAttempts { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             IdentityError::Sms(_) => StatusCode::SERVICE_UNAVAILABLE,
             IdentityError::Store(_) | IdentityError::Unexpected(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -115,7 +125,10 @@ impl IdentityError {
     /// The `Retry-After` seconds of a 429.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            IdentityError::RateLimited { retry_after } => Some(otp::retry_after_secs(*retry_after)),
+            IdentityError::RateLimited { retry_after }
+            | IdentityError::TooManyAttempts { retry_after } => {
+                Some(otp::retry_after_secs(*retry_after))
+            }
             _ => None,
         }
     }
@@ -184,6 +197,16 @@ pub struct Identity {
     codes: otp::CodeHasher,
     sms: SmsSetup,
     clock: Arc<dyn Clock>,
+    password_attempts: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+/// Password sign-ins per username: 10 at once, then one more every 30 seconds, so guessing a
+/// password costs hours even before argon2's own cost. Kept in each API process (a limit per
+/// replica, which only multiplies that cost by the replicas).
+fn password_quota() -> Quota {
+    Quota::with_period(Duration::from_secs(30))
+        .expect("a non-zero period")
+        .allow_burst(std::num::NonZeroU32::new(10).expect("not zero"))
 }
 
 impl std::fmt::Debug for Identity {
@@ -210,6 +233,7 @@ impl Identity {
             codes: otp::CodeHasher::new(key),
             sms,
             clock,
+            password_attempts: Arc::new(RateLimiter::keyed(password_quota())),
         }
     }
 
@@ -286,6 +310,13 @@ impl Identity {
         username: &str,
         password: &Password,
     ) -> Result<Token, IdentityError> {
+        let attempts = self
+            .password_attempts
+            .check_key(&username.trim().to_lowercase());
+        if let Err(not_until) = attempts {
+            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            return Err(IdentityError::TooManyAttempts { retry_after });
+        }
         let now = self.clock.now();
         let Some(account) = self.store.password_account(username.trim()).await? else {
             passwords::verify_nobody(password).await?;

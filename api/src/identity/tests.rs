@@ -334,6 +334,38 @@ async fn an_expired_tampered_or_foreign_token_is_rejected() {
 }
 
 #[tokio::test]
+async fn the_eleventh_password_sign_in_in_a_row_for_a_username_waits() {
+    let (identity, _) = service().await;
+    identity
+        .register_driver(new_driver("kim"))
+        .await
+        .expect("registered");
+    for _ in 0..10 {
+        let wrong = identity
+            .password_sign_in("kim", &Password::new("a wrong password"))
+            .await;
+        assert_eq!(wrong.expect_err("wrong").status(), StatusCode::UNAUTHORIZED);
+    }
+    // Even the right password waits now, and another username does not.
+    let limited = identity
+        .password_sign_in(
+            "KIM",
+            &Password::new(new_driver("kim").password.expose_secret()),
+        )
+        .await
+        .expect_err("limited");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((1..=30).contains(&limited.retry_after_secs().expect("a wait")));
+    let other = identity
+        .password_sign_in("lee", &Password::new("whatever"))
+        .await;
+    assert_eq!(
+        other.expect_err("unknown").status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
 async fn an_unknown_username_is_told_apart_from_a_wrong_password_by_nothing() {
     let (identity, _) = service().await;
     let unknown = identity

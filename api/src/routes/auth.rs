@@ -116,7 +116,7 @@ enum Grant {
             status = 200, description = "Signed in.", body = Token,
             headers(("Set-Cookie" = String, description = "The same token, HttpOnly.")),
         ),
-        BadRequest, UnsupportedMediaType, Invalid, Unauthorized, Unexpected,
+        BadRequest, UnsupportedMediaType, Invalid, Unauthorized, TooManyRequests, Unexpected,
     ),
 )]
 #[tracing::instrument(skip_all)]
