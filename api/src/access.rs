@@ -103,13 +103,17 @@ impl FromRequestParts<AppState> for Customer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.role != Role::Customer {
-            return Err(forbidden("do this", &[Role::Customer]));
-        }
-        let mobile = MobileNumber::parse(&principal.subject)
-            .map_err(|_| ApiError::Unauthorized("the token names no customer".to_owned()))?;
-        Ok(Self { mobile })
+        principal.require(Role::Customer)?;
+        Ok(Self {
+            mobile: own_mobile(&principal)?,
+        })
     }
+}
+
+/// A customer's number, as their token names it.
+fn own_mobile(customer: &Principal) -> Result<MobileNumber, ApiError> {
+    MobileNumber::parse(&customer.subject)
+        .map_err(|_| ApiError::Unauthorized("the token names no customer".to_owned()))
 }
 
 /// A signed-in operator.
@@ -120,9 +124,7 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.role != Role::Operator {
-            return Err(forbidden("do this", &[Role::Operator]));
-        }
+        principal.require(Role::Operator)?;
         Ok(Self)
     }
 }
@@ -178,8 +180,7 @@ pub(crate) fn customer_asked(
         (Role::Operator, Some(named)) => Ok(named),
         (Role::Operator, None) => Err(ApiError::Invalid("mobile is required".to_owned())),
         (Role::Customer, named) => {
-            let own = MobileNumber::parse(&caller.subject)
-                .map_err(|_| ApiError::Unauthorized("the token names no customer".to_owned()))?;
+            let own = own_mobile(caller)?;
             match named {
                 Some(named) if named != own => {
                     Err(ApiError::NotFound("no calls of this customer".to_owned()))
@@ -396,8 +397,6 @@ pub fn mask_mobile(digits: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
-
     use super::*;
     use crate::identity::DriverRecord;
 
@@ -414,7 +413,6 @@ mod tests {
                 created_at: String::new(),
                 token_generation: 1,
             }),
-            expires_at: SystemTime::now(),
         }
     }
 

@@ -443,9 +443,31 @@ impl Api {
         session::token(&self.http, &self.base, &self.person, false).await
     }
 
-    /// Sends a request as this client's person and reads the answer. A token the API no longer
-    /// takes (it restarted with a new identity database) is renewed once.
+    /// Sends a request as this client's person and reads the answer.
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Answer {
+        self.send_with(method, path, |request| match &body {
+            Some(body) => request.json(body),
+            None => request,
+        })
+        .await
+    }
+
+    /// Sends a raw body with a content type.
+    pub async fn send_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+        let raw = |request: reqwest::RequestBuilder| {
+            request.header("content-type", content_type).body(body)
+        };
+        self.send_with(reqwest::Method::POST, path, raw).await
+    }
+
+    /// Sends the request `build` makes, with this person's token, and reads the answer. A token
+    /// the API no longer takes (it restarted with a new identity database) is renewed once.
+    async fn send_with(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Answer {
         let mut renew = false;
         loop {
             let token = session::token(&self.http, &self.base, &self.person, renew).await;
@@ -455,31 +477,13 @@ impl Api {
             if let Some(token) = &token {
                 request = request.bearer_auth(token);
             }
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let response = request.send().await.expect("the API answers");
+            let response = build(request).send().await.expect("the API answers");
             let answer = Self::read(response).await;
             if answer.status != 401 || token.is_none() || renew {
                 return answer;
             }
             renew = true;
         }
-    }
-
-    /// Sends a raw body with a content type.
-    pub async fn send_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
-        let token = self.token().await.unwrap_or_default();
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .expect("the API answers");
-        Self::read(response).await
     }
 
     async fn read(response: reqwest::Response) -> Answer {
@@ -523,17 +527,12 @@ impl Api {
     /// `POST /calls` with an `Idempotency-Key` header, as the customer the body names.
     pub async fn create_call_with_key(&self, key: &str, body: &Value) -> Answer {
         let mobile = body["mobile"].as_str().expect("a body with a mobile");
-        let token = self.as_customer(mobile).token().await.unwrap_or_default();
-        let response = self
-            .http
-            .post(format!("{}/calls", self.base))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
+        let keyed =
+            |request: reqwest::RequestBuilder| request.header("Idempotency-Key", key).json(body);
+        let customer = self.as_customer(mobile);
+        customer
+            .send_with(reqwest::Method::POST, "/calls", keyed)
             .await
-            .expect("the API answers");
-        Self::read(response).await
     }
 
     /// `POST /calls/{id}/pay`, as the call's customer.

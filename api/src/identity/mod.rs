@@ -143,8 +143,6 @@ pub struct Principal {
     pub subject: String,
     /// A driver's account (name, service areas); `None` for other roles.
     pub driver: Option<DriverRecord>,
-    /// When the token stops being valid.
-    pub expires_at: SystemTime,
 }
 
 impl Principal {
@@ -356,7 +354,6 @@ impl Identity {
         };
         Ok(Principal {
             role: claims.role,
-            expires_at: claims.expires_at(),
             subject: claims.sub,
             driver,
         })

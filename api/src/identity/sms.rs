@@ -124,14 +124,6 @@ impl SmsSetup {
         }
     }
 
-    /// A real provider.
-    pub fn provider(sender: Arc<dyn SmsSender>) -> Self {
-        Self {
-            sender,
-            outbox: None,
-        }
-    }
-
     /// The sender `SMS_SENDER` names; only `outbox` is built in, any other name is refused (a
     /// deployment that sends real messages adds its provider here).
     pub fn named(name: &str) -> Result<Self, SetupError> {

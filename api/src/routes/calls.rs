@@ -1,7 +1,6 @@
 //! `/calls`: the customer's side of a call.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -17,7 +16,7 @@ use serde_json::Value;
 
 use super::CallIdParam;
 use crate::access::{Customer, CustomerActs, OnCall, Parties, ReadCall, shown_to};
-use crate::extract::AppJson;
+use crate::extract::{AppJson, OptionalJson};
 use crate::openapi::problems::{
     BadRequest, Conflict, Forbidden, Invalid, NotFound, PaymentRejected, Unauthorized, Unavailable,
     Unexpected, UnsupportedMediaType,
@@ -360,7 +359,7 @@ macro_rules! cancel_route {
         async fn $handler(
             state: State<AppState>,
             call: OnCall<CustomerActs>,
-            body: Bytes,
+            body: OptionalJson<CancelRequest>,
         ) -> Result<impl IntoResponse, ApiError> {
             cancel(state, call, body).await
         }
@@ -375,15 +374,9 @@ cancel_route!(delete_call, delete, "/calls/{call_id}");
 async fn cancel(
     State(state): State<AppState>,
     call: OnCall<CustomerActs>,
-    body: Bytes,
+    OptionalJson(request): OptionalJson<CancelRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let call_id = call.call_id;
-    let request: CancelRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CancelRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Invalid(format!("invalid body: {e}")))?
-    };
     let view = workflow::view(&state.temporal, &call_id).await?;
     if !view.status.allows(CallTransition::Cancel) {
         return Err(ApiError::Conflict(format!(

@@ -1,7 +1,6 @@
 //! `/catches`: the drivers' side of a call.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -17,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::CallIdParam;
 use crate::access::{self, CatchCall, DriverActs, OnCall, Operator, shown_to};
-use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
 use crate::identity::Principal;
 use crate::openapi::problems::{
     BadRequest, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, Unexpected,
@@ -105,9 +104,8 @@ struct CatchBody {
 async fn catch_call(
     State(state): State<AppState>,
     call: OnCall<CatchCall>,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<CatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let body: CatchBody = optional_body(&body)?;
     let driver = access::acting_driver(&call.caller, body.driver_id.as_deref())?;
     // The `catch` validator guards the state (409); an unknown call answers 404 from the update.
     let request = CatchRequest {
@@ -134,14 +132,6 @@ async fn too_early_for_a_no_show(state: &AppState, call_id: &CallId) -> Result<(
     Err(ApiError::Conflict(format!(
         "the customer may still come: a no-show is allowed from {from}"
     )))
-}
-
-/// An optional JSON body: nothing (or white space) is `T::default()`.
-fn optional_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("invalid body: {e}")))
 }
 
 /// Body of `POST /catches/{call_id}/deny`.
@@ -227,7 +217,7 @@ macro_rules! trip_step_route {
         async fn $handler(
             state: State<AppState>,
             call: OnCall<DriverActs>,
-            body: Bytes,
+            body: OptionalJson<TripStepBody>,
         ) -> Result<Json<Value>, ApiError> {
             trip_step(state, call, body, TripStep::$step).await
         }
@@ -263,10 +253,9 @@ trip_step_route!(
 async fn trip_step(
     State(state): State<AppState>,
     call: OnCall<DriverActs>,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<TripStepBody>,
     step: TripStep,
 ) -> Result<Json<Value>, ApiError> {
-    let body: TripStepBody = optional_body(&body)?;
     let driver = access::acting_driver(&call.caller, body.driver_id.as_deref())?;
     // The step's validator guards the state and the driver (409).
     let request = TripStepRequest {
