@@ -24,7 +24,27 @@ impl DevServer {
     }
 
     /// Starts a server on `port` (restarting one on the same file and port resumes its calls).
+    /// Its HTTP and metrics ports are picked free just before it starts, and another process
+    /// (an outgoing connection's ephemeral port) may take one first: then the server exits at
+    /// once, and it is started again on other ones.
     pub fn start_on(db_file: &Path, port: u16) -> anyhow::Result<Self> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match Self::try_start_on(db_file, port) {
+                Err(StartError::ExitedEarly(status)) if attempts < 3 => {
+                    eprintln!("the dev server exited early ({status}); starting it again");
+                }
+                Err(StartError::ExitedEarly(status)) => {
+                    bail!("the dev server exited early: {status}")
+                }
+                Err(StartError::Other(error)) => return Err(error),
+                Ok(server) => return Ok(server),
+            }
+        }
+    }
+
+    fn try_start_on(db_file: &Path, port: u16) -> Result<Self, StartError> {
         let mut command = Command::new(super::temporal_cli());
         command
             .args([
@@ -76,21 +96,39 @@ impl DevServer {
         let _ = self.child.wait();
     }
 
-    fn wait_until_listening(&mut self, timeout: Duration) -> anyhow::Result<()> {
+    fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), StartError> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("the dev server exited early: {status}");
+            if let Some(status) = self.child.try_wait().map_err(anyhow::Error::from)? {
+                return Err(StartError::ExitedEarly(status));
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!(
+        Err(StartError::Other(anyhow::anyhow!(
             "the dev server did not listen on {} within {timeout:?}",
             self.port
-        )
+        )))
+    }
+}
+
+/// Why a start failed: the server exiting at once is worth another try.
+enum StartError {
+    ExitedEarly(std::process::ExitStatus),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for StartError {
+    fn from(error: anyhow::Error) -> Self {
+        StartError::Other(error)
+    }
+}
+
+impl From<std::io::Error> for StartError {
+    fn from(error: std::io::Error) -> Self {
+        StartError::Other(error.into())
     }
 }
 
