@@ -5,6 +5,16 @@
 #   payment-sandbox      an external payment service stand-in, for drills
 # Build: docker build -t driver-call:latest .    (docker-compose.yml and deploy/k8s use this image)
 
+# ---- apps ----------------------------------------------------------------------------------
+# The customer app, the driver app and the operations console (web/): built with Node into
+# static files the API serves from WEB_DIR (no Node at run time).
+FROM node:20-bookworm-slim AS apps
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 # ---- build ---------------------------------------------------------------------------------
 # The workspace is edition 2024 (Rust 1.85+); the protobuf definitions compile with the vendored
 # protox, so no protoc is installed. The cargo registry and target/ are BuildKit cache mounts, so a
@@ -39,6 +49,7 @@ RUN apt-get update \
     && chown 10001:10001 /data
 
 COPY --from=builder /out/ /usr/local/bin/
+COPY --from=apps /web/dist/ /usr/local/share/driver-call/web/
 # The container health check of docker-compose.yml: bash's /dev/tcp, so neither curl nor wget is
 # installed (bash is an essential package of Debian, present in the slim image).
 COPY --chmod=0755 deploy/docker/driver-call-healthcheck /usr/local/bin/driver-call-healthcheck
@@ -49,7 +60,8 @@ ENV API_ADDR=0.0.0.0:8080 \
     WORKER_HTTP_ADDR=0.0.0.0:9090 \
     WORKER_METRICS_ADDR=0.0.0.0:9464 \
     SANDBOX_ADDR=0.0.0.0:8090 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    WEB_DIR=/usr/local/share/driver-call/web
 
 USER 10001:10001
 WORKDIR /data

@@ -127,7 +127,7 @@ async fn a_projected_batch_lands_once_on_the_timeline_and_the_customers_list() {
         .await
         .unwrap(); // a retry
     assert_eq!(store.timeline(&call_id.to_string()).await.unwrap(), events);
-    let (calls, _) = store.calls_of("01033334444", None, 10).await.unwrap();
+    let (calls, _) = store.calls_of(Some("01033334444"), None, 10).await.unwrap();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].status, "PAID");
 }

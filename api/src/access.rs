@@ -31,7 +31,7 @@ use driver_call_workflows::domain::{self, CallId, MobileNumber, NewCall};
 use serde_json::Value;
 
 use crate::extract::AppPath;
-use crate::identity::{Principal, Role};
+use crate::identity::{DriverRecord, Principal, Role};
 use crate::{ApiError, AppState, workflow};
 
 /// The cookie `POST /auth/token` sets (HttpOnly, `SameSite=Strict`) for what cannot send an
@@ -116,6 +116,22 @@ fn own_mobile(customer: &Principal) -> Result<MobileNumber, ApiError> {
         .map_err(|_| ApiError::Unauthorized("the token names no customer".to_owned()))
 }
 
+/// A signed-in driver, with their account as it is now.
+pub(crate) struct SignedInDriver(pub DriverRecord);
+
+impl FromRequestParts<AppState> for SignedInDriver {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(Role::Driver)?;
+        let account = principal
+            .driver
+            .ok_or_else(|| ApiError::Unauthorized("the token names no driver".to_owned()))?;
+        Ok(Self(account))
+    }
+}
+
 /// A signed-in operator.
 pub(crate) struct Operator;
 
@@ -166,26 +182,27 @@ pub(crate) fn acting_driver(
             "a driver catches and drives only as themselves".to_owned(),
         ));
     }
-    Ok(domain::Driver::parse(&account.username, &account.name)?)
+    Ok(domain::Driver::parse(&account.username, &account.name)?
+        .with_mobile(mask_mobile(&account.mobile)))
 }
 
 /// The customer whose myPage list or stream `caller` asks for: a customer their own (the number
-/// may be left out; another number is 404, as if it had no calls), an operator any number.
+/// may be left out; another number is 404, as if it had no calls), an operator any number, or
+/// every customer's (`None`) when they name none (the operations console).
 pub(crate) fn customer_asked(
     caller: &Principal,
     mobile: Option<&str>,
-) -> Result<MobileNumber, ApiError> {
+) -> Result<Option<MobileNumber>, ApiError> {
     let named = mobile.map(MobileNumber::parse).transpose()?;
     match (caller.role, named) {
-        (Role::Operator, Some(named)) => Ok(named),
-        (Role::Operator, None) => Err(ApiError::Invalid("mobile is required".to_owned())),
+        (Role::Operator, named) => Ok(named),
         (Role::Customer, named) => {
             let own = own_mobile(caller)?;
             match named {
                 Some(named) if named != own => {
                     Err(ApiError::NotFound("no calls of this customer".to_owned()))
                 }
-                _ => Ok(own),
+                _ => Ok(Some(own)),
             }
         }
         (Role::Driver, _) => Err(forbidden(
@@ -398,13 +415,13 @@ pub fn mask_mobile(digits: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::DriverRecord;
 
     fn principal(role: Role, subject: &str, areas: &[&str]) -> Principal {
         Principal {
             role,
             subject: subject.to_owned(),
             driver: (role == Role::Driver).then(|| DriverRecord {
+                online: false,
                 username: subject.to_owned(),
                 name: "Kim".to_owned(),
                 mobile: "01099998888".to_owned(),

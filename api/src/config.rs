@@ -2,6 +2,7 @@
 //! the names are defined once; the Temporal connection is the SDK's (`TEMPORAL_ADDRESS`, ...).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use driver_call_runtime::{TemporalConfig, humantime_duration};
@@ -37,6 +38,12 @@ pub struct ApiConfig {
     /// How long a request keeps retrying an unavailable Temporal before it answers 503.
     #[arg(long, env = "TEMPORAL_RETRY_DEADLINE", default_value = "15s", value_parser = humantime_duration)]
     pub temporal_retry_deadline: Duration,
+    /// Where the apps' built files are (`web/dist`, built by `scripts/setup`).
+    #[arg(long, env = "WEB_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/dist"))]
+    pub web_dir: PathBuf,
+    /// The Temporal Web UI the operations console links each call to.
+    #[arg(long, env = "TEMPORAL_UI_URL", default_value = "http://localhost:8233")]
+    pub temporal_ui_url: String,
     /// The Temporal connection.
     #[command(flatten)]
     pub temporal: TemporalConfig,

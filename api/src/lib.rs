@@ -3,6 +3,7 @@
 //! stores (which their contexts' workers own).
 
 mod access;
+mod apps;
 pub mod config;
 mod error;
 mod extract;
@@ -47,6 +48,10 @@ pub struct AppState {
     pub fares: fares::Fares,
     /// Whose each call is, as far as this process has learnt.
     parties: access::PartyBook,
+    /// Where the apps' built files are.
+    web_dir: Arc<std::path::Path>,
+    /// The Temporal Web UI the console links calls to.
+    pub(crate) temporal_ui_url: Arc<str>,
 }
 
 /// How many calls' parties an API process remembers (a few hundred bytes each).
@@ -73,6 +78,8 @@ impl AppState {
             identity,
             fares,
             parties: access::PartyBook::new(REMEMBERED_CALLS),
+            web_dir: config.web_dir.as_path().into(),
+            temporal_ui_url: config.temporal_ui_url.trim_end_matches('/').into(),
         })
     }
 
@@ -92,6 +99,7 @@ impl AppState {
 /// and the reference on `/docs`.
 pub fn app(state: AppState) -> Router {
     let (metric_layer, metrics) = request_metrics();
+    let apps = apps::router(&state.web_dir);
     let (api, _) = routes::router().split_for_parts();
     let (metrics, _) = routes::health::metrics_router()
         .with_state(metrics)
@@ -102,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .merge(metrics)
         .merge(openapi::serve(openapi()))
+        .merge(apps)
 }
 
 /// The API's OpenAPI 3.1 document, built from the very routers [`app`] serves.

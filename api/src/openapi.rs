@@ -280,6 +280,27 @@ mod tests {
         }
     }
 
+    /// The apps' typed client is generated from `web/openapi.json`, so that copy must be the
+    /// document the API serves: then an app that no longer fits the API fails `tsc` at build.
+    /// `UPDATE_OPENAPI=1 cargo test -p driver-call-api web_copy` rewrites the copy.
+    #[test]
+    fn web_copy_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/openapi.json");
+        let served = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&document()).expect("the document serializes")
+        );
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &served).expect("web/openapi.json is writable");
+        }
+        let copy = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            copy == served,
+            "web/openapi.json differs from the API's document: run \
+             `UPDATE_OPENAPI=1 cargo test -p driver-call-api web_copy`, then `npm run build` in web/"
+        );
+    }
+
     #[test]
     fn the_document_is_openapi_3_1_and_every_reference_in_it_resolves() {
         let document = document();

@@ -13,7 +13,7 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::CALLER_TASK_QUEUE;
 use driver_call_workflows::domain::{CallId, CallView, NewCall};
 use driver_call_workflows::driver_call::{
-    CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest, DRIVER_ID, DenyRequest,
+    CALL_STATUS, CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest, DRIVER_ID, DenyRequest,
     DriverCallInput, PayRequest, PayResult, SERVICE_AREA, TripStepRequest,
 };
 use temporalio_client::errors::{
@@ -384,4 +384,166 @@ fn rpc_error(status: tonic::Status) -> ApiError {
         }
         _ => ApiError::Unexpected(anyhow::Error::new(status).context("Temporal call failed")),
     }
+}
+
+/// A call as Temporal's visibility lists it (the operations console's search).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListedCall {
+    /// The call.
+    pub call_id: CallId,
+    /// Its status, as its search attribute says.
+    pub status: String,
+    /// The customer's number.
+    pub mobile: String,
+    /// The service area.
+    pub area: String,
+    /// The driver who caught it, if one has.
+    pub driver_id: Option<String>,
+    /// Its pickup location, once the read model has the call.
+    pub location: Option<String>,
+    /// Its fare in KRW, once the read model has the call.
+    pub pay_amount: Option<i64>,
+    /// When its workflow started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Its workflow in the Temporal Web UI.
+    pub workflow_url: String,
+}
+
+/// What the operations console searches calls by; each filter is optional.
+#[derive(Debug, Default)]
+pub(crate) struct CallFilter {
+    pub status: Option<String>,
+    pub mobile: Option<String>,
+    pub area: Option<String>,
+    pub driver_id: Option<String>,
+}
+
+impl CallFilter {
+    /// The visibility query: every value has been validated to a keyword (letters, digits, `_`
+    /// and `-`), so quoting it cannot change the query.
+    fn query(&self) -> String {
+        let mut query = "WorkflowType = 'DriverCallWorkflow'".to_owned();
+        for (attribute, value) in [
+            ("CallStatus", &self.status),
+            ("CustomerMobile", &self.mobile),
+            ("ServiceArea", &self.area),
+            ("DriverId", &self.driver_id),
+        ] {
+            if let Some(value) = value {
+                query.push_str(&format!(" AND {attribute} = '{value}'"));
+            }
+        }
+        query
+    }
+}
+
+/// The newest `limit` calls that match `filter`, from Temporal's visibility store.
+pub(crate) async fn list_calls(
+    temporal: &Temporal,
+    filter: &CallFilter,
+    limit: usize,
+    ui: &str,
+) -> Result<Vec<ListedCall>, ApiError> {
+    use futures::TryStreamExt;
+    let query = filter.query();
+    let namespace = temporalio_client::NamespacedClient::namespace(&temporal.client);
+    temporal
+        .patiently(|| async {
+            let options = temporalio_client::WorkflowListOptions::builder()
+                .limit(limit)
+                .build();
+            let executions: Vec<_> = temporal
+                .client
+                .list_workflows(query.clone(), options)
+                .try_collect()
+                .await
+                .map_err(|e| match e {
+                    temporalio_client::errors::ClientError::Rpc(status) => rpc_error(status),
+                    other => ApiError::Unexpected(
+                        anyhow::Error::new(other).context("Failed to list the calls"),
+                    ),
+                })?;
+            Ok(executions
+                .iter()
+                .filter_map(|execution| {
+                    let call_id = DriverCallWorkflow::call_id_of(execution.id())?;
+                    let attributes = execution.search_attributes();
+                    Some(ListedCall {
+                        call_id,
+                        status: attributes.get(&CALL_STATUS).unwrap_or_default(),
+                        mobile: attributes.get(&CUSTOMER_MOBILE).unwrap_or_default(),
+                        area: attributes.get(&SERVICE_AREA).unwrap_or_default(),
+                        driver_id: attributes.get(&DRIVER_ID),
+                        location: None,
+                        pay_amount: None,
+                        started_at: execution
+                            .start_time()
+                            .map(|t| humantime::format_rfc3339_millis(t).to_string()),
+                        workflow_url: workflow_url(ui, &namespace, execution.id()),
+                    })
+                })
+                .collect())
+        })
+        .await
+}
+
+/// A workflow's page in the Temporal Web UI.
+pub(crate) fn workflow_url(ui: &str, namespace: &str, workflow_id: &str) -> String {
+    format!("{ui}/namespaces/{namespace}/workflows/{workflow_id}")
+}
+
+/// A worker polling a task queue, as Temporal saw it last.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Poller {
+    /// The worker's identity (`pid@host` by default).
+    pub identity: String,
+    /// When it last polled (RFC 3339).
+    pub last_access_time: Option<String>,
+}
+
+/// The workers polling `task_queue` (workflow pollers when `workflows`, else activity pollers).
+pub(crate) async fn pollers(
+    temporal: &Temporal,
+    task_queue: &str,
+    workflows: bool,
+) -> Result<Vec<Poller>, ApiError> {
+    use temporalio_client::grpc::WorkflowService;
+    use temporalio_common::protos::temporal::api::enums::v1::{TaskQueueKind, TaskQueueType};
+    use temporalio_common::protos::temporal::api::taskqueue::v1::TaskQueue;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DescribeTaskQueueRequest;
+
+    let kind = if workflows {
+        TaskQueueType::Workflow
+    } else {
+        TaskQueueType::Activity
+    };
+    let request = DescribeTaskQueueRequest {
+        namespace: temporalio_client::NamespacedClient::namespace(&temporal.client),
+        task_queue: Some(TaskQueue {
+            name: task_queue.to_owned(),
+            kind: TaskQueueKind::Normal.into(),
+            ..Default::default()
+        }),
+        task_queue_type: kind.into(),
+        ..Default::default()
+    };
+    let mut client = temporal.client.clone();
+    let described = client
+        .describe_task_queue(tonic::Request::new(request))
+        .await
+        .map_err(rpc_error)?
+        .into_inner();
+    Ok(described
+        .pollers
+        .into_iter()
+        .map(|poller| Poller {
+            identity: poller.identity,
+            last_access_time: poller.last_access_time.and_then(|t| {
+                let t = std::time::SystemTime::try_from(t).ok()?;
+                Some(humantime::format_rfc3339_millis(t).to_string())
+            }),
+        })
+        .collect())
 }

@@ -26,6 +26,23 @@ pub struct OpenOffer {
     pub received_at: String,
 }
 
+/// A trip a driver finished (the driver app's earnings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CompletedTrip {
+    /// The call.
+    pub call_id: String,
+    /// Its pickup location.
+    pub location: String,
+    /// Its destination, if given.
+    pub destination: Option<String>,
+    /// What the driver earned, in KRW.
+    pub pay_amount: i64,
+    /// When the trip was completed.
+    pub completed_at: String,
+}
+
 /// A call's offer or catch as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -160,6 +177,24 @@ impl CatcherStore {
         .fetch_all(&self.db.pool)
         .await?;
         Ok(offers)
+    }
+
+    /// The trips `driver_id` completed at or after `since`, newest first.
+    pub async fn completed_since(
+        &self,
+        driver_id: &str,
+        since: std::time::SystemTime,
+    ) -> Result<Vec<CompletedTrip>, StoreError> {
+        let trips = sqlx::query_as(
+            "SELECT call_id, location, destination, pay_amount, updated_at AS completed_at \
+             FROM catches WHERE driver_id = $1 AND status = 'COMPLETED' AND updated_at >= $2 \
+             ORDER BY updated_at DESC, call_id",
+        )
+        .bind(driver_id)
+        .bind(db::format_time(since))
+        .fetch_all(&self.db.pool)
+        .await?;
+        Ok(trips)
     }
 
     /// The call's offer or catch.

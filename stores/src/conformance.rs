@@ -11,7 +11,9 @@ use driver_call_workflows::domain::{
 
 use std::time::{Duration, SystemTime};
 
-use crate::identity::{CodeIssue, NewCode, NewDriverRecord, RateLimit, Role, StoredHash};
+use crate::identity::{
+    CodeIssue, DriverRecord, NewCode, NewDriverRecord, RateLimit, Role, StoredHash,
+};
 use crate::payment::{PaymentOutcome, UnconfirmedCharge};
 use crate::{CatcherStore, DashboardStore, IdentityStore, PaymentStore};
 
@@ -26,6 +28,7 @@ macro_rules! conformance_tests {
             refunds_happen_once_and_only_for_approved_payments: "payment",
             a_partial_refund_keeps_the_fee_once_and_only_for_an_approved_payment: "payment",
             an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopens: "catcher",
+            a_drivers_completed_trips_are_listed_from_a_time_on: "catcher",
             projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back: "dashboard",
             a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
             one_follower_holds_the_lease_until_it_lapses: "dashboard",
@@ -283,6 +286,41 @@ pub async fn an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_re
     assert_eq!(closed.status, CatchStatus::Withdrawn, "{url}");
 }
 
+/// A driver's earnings come from the trips they completed since a time (the start of their
+/// day); a caught trip not yet completed, or another driver's, is not among them.
+pub async fn a_drivers_completed_trips_are_listed_from_a_time_on(url: &str) {
+    let store = CatcherStore::connect(url).await.expect("catcher store");
+    let driver_id = format!("d-{}", &new_call_id().to_string()[..8]);
+    let driver = Driver::parse(&driver_id, "Park").expect("driver");
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let (done, driving) = (new_call_id(), new_call_id());
+    for call_id in [done, driving] {
+        store
+            .open_offer(&offer(call_id), "mapo")
+            .await
+            .expect("offer");
+        store.record_catch(&call_id, &driver).await.expect("catch");
+    }
+    store
+        .close(&done, CatchStatus::Completed)
+        .await
+        .expect("close");
+
+    let trips = store
+        .completed_since(&driver_id, before)
+        .await
+        .expect("trips");
+    let ids: Vec<&str> = trips.iter().map(|t| t.call_id.as_str()).collect();
+    assert_eq!(ids, [done.to_string()], "{url}");
+    assert_eq!(trips[0].pay_amount, offer(done).pay_amount.get(), "{url}");
+    let later = SystemTime::now() + Duration::from_secs(60);
+    let none = store
+        .completed_since(&driver_id, later)
+        .await
+        .expect("trips");
+    assert!(none.is_empty(), "{url}");
+}
+
 fn timeline_event(seq: u32, event: EventName) -> TimelineEvent {
     TimelineEvent {
         seq,
@@ -328,12 +366,39 @@ pub async fn projection_is_idempotent_and_an_older_batch_never_moves_the_summary
         .expect("timeline");
     assert_eq!(timeline, vec![made, approved, paid], "{url}");
     let (calls, next) = store
-        .calls_of("01055556666", None, 10)
+        .calls_of(Some("01055556666"), None, 10)
         .await
         .expect("calls");
     let summary = calls.iter().find(|c| c.call_id == call_id.to_string());
     assert_eq!(summary.expect("summary").status, "PAID", "{url}");
     assert!(next.is_none(), "{url}");
+    // The operations console reads every customer's calls, events and counts.
+    let (everyone, _) = store.calls_of(None, None, 100).await.expect("calls");
+    assert!(
+        everyone.iter().any(|c| c.call_id == call_id.to_string()),
+        "{url}"
+    );
+    let every_event = store.customer_events_after(None, 0).await.expect("events");
+    assert!(
+        every_event.iter().any(|e| e.call_id == call_id.to_string()),
+        "{url}"
+    );
+    let summaries = store
+        .summaries(&[call_id.to_string(), "no-such-call".to_owned()])
+        .await
+        .expect("summaries");
+    assert_eq!(
+        summaries.iter().collect::<Vec<_>>(),
+        [summary.expect("summary")],
+        "{url}"
+    );
+    let newest = store.newest_event_id().await.expect("newest");
+    assert!(every_event.iter().all(|e| e.event_id <= newest), "{url}");
+    let counts = store.status_counts().await.expect("counts");
+    assert!(
+        counts.iter().any(|(status, n)| status == "PAID" && *n >= 1),
+        "{url}: {counts:?}"
+    );
     let streamed = store
         .call_events_after(&call_id.to_string(), 1)
         .await
@@ -680,9 +745,21 @@ pub async fn disabling_a_driver_revokes_their_tokens_and_usernames_are_unique(ur
     let generation = store.active_generation(Role::Driver, "kim").await;
     assert_eq!(generation.expect("generation"), Some(0), "{url}");
 
+    // Availability: a new driver is offline; go-online and go-offline stick.
+    assert!(!account_driver(&store, "kim").await.online, "{url}");
+    let online = store.set_online("kim", true).await.expect("online");
+    assert!(online.expect("kim").online, "{url}");
+    assert!(account_driver(&store, "kim").await.online, "{url}");
+
     let disabled = store.disable_driver("kim", at(10)).await.expect("disable");
     let disabled = disabled.expect("kim");
     assert!(disabled.is_disabled(), "{url}");
+    assert!(
+        !disabled.online,
+        "{url}: a disabled driver is taken offline"
+    );
+    let again = store.set_online("kim", true).await.expect("online");
+    assert!(again.is_none(), "{url}: a disabled driver cannot go online");
     assert_eq!(disabled.token_generation, 1, "{url}");
     let generation = store.active_generation(Role::Driver, "kim").await;
     assert_eq!(
@@ -741,4 +818,12 @@ pub async fn customers_are_recorded_once_and_a_new_operator_password_revokes_tok
         .replace_operator_password("nobody", &hash("x"), at(2))
         .await;
     assert!(!nobody.expect("replace"), "{url}");
+}
+
+async fn account_driver(store: &IdentityStore, username: &str) -> DriverRecord {
+    store
+        .driver(username)
+        .await
+        .expect("driver")
+        .expect("registered")
 }

@@ -98,6 +98,16 @@ struct EventRow {
 
 const EVENT_COLUMNS: &str = "event_id, call_id, seq, event, status, at, description";
 
+/// The filter on `$1`, a customer's number or none: two statements rather than `$1 IS NULL OR
+/// mobile = $1`, so a customer's query keeps its index.
+fn whose(mobile: Option<&str>) -> &'static str {
+    if mobile.is_some() {
+        "mobile = $1"
+    } else {
+        "$1 IS NULL"
+    }
+}
+
 /// The dashboard context's store.
 #[derive(Debug, Clone)]
 pub struct DashboardStore {
@@ -274,26 +284,29 @@ impl DashboardStore {
         Ok(mobile)
     }
 
-    /// A page of the customer's calls, newest first, and the cursor of the next page.
+    /// A page of the customer's calls (every customer's when `mobile` is `None`), newest first,
+    /// and the cursor of the next page.
     pub async fn calls_of(
         &self,
-        mobile: &str,
+        mobile: Option<&str>,
         after: Option<&SummaryCursor>,
         limit: u32,
     ) -> Result<(Vec<CallSummary>, Option<SummaryCursor>), StoreError> {
         let (created_at, call_id) =
             after.map_or(("~", ""), |c| (c.created_at.as_str(), c.call_id.as_str()));
-        let mut page: Vec<CallSummary> = sqlx::query_as(
+        let sql = format!(
             "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
-             WHERE mobile = $1 AND (created_at < $2 OR (created_at = $2 AND call_id < $3)) \
+             WHERE {} AND (created_at < $2 OR (created_at = $2 AND call_id < $3)) \
              ORDER BY created_at DESC, call_id DESC LIMIT $4",
-        )
-        .bind(mobile)
-        .bind(created_at)
-        .bind(if after.is_some() { call_id } else { "~" })
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.db.pool)
-        .await?;
+            whose(mobile)
+        );
+        let mut page: Vec<CallSummary> = sqlx::query_as(&sql)
+            .bind(mobile)
+            .bind(created_at)
+            .bind(if after.is_some() { call_id } else { "~" })
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&self.db.pool)
+            .await?;
         let has_more = page.len() > limit as usize;
         page.truncate(limit as usize);
         let next = has_more
@@ -318,21 +331,59 @@ impl DashboardStore {
             .await?)
     }
 
-    /// The customer's events after `event_id`, in the order they were projected.
+    /// The customer's events (every customer's when `mobile` is `None`) after `event_id`, in
+    /// the order they were projected.
     pub async fn customer_events_after(
         &self,
-        mobile: &str,
+        mobile: Option<&str>,
         event_id: i64,
     ) -> Result<Vec<StreamedEvent>, StoreError> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM timeline_events WHERE mobile = $1 AND event_id > $2 \
-             ORDER BY event_id LIMIT 500"
+            "SELECT {EVENT_COLUMNS} FROM timeline_events WHERE {} AND event_id > $2 \
+             ORDER BY event_id LIMIT 500",
+            whose(mobile)
         );
         Ok(sqlx::query_as(&sql)
             .bind(mobile)
             .bind(event_id)
             .fetch_all(&self.db.pool)
             .await?)
+    }
+
+    /// The summaries of the calls among `call_ids` that the read model holds.
+    pub async fn summaries(&self, call_ids: &[String]) -> Result<Vec<CallSummary>, StoreError> {
+        if call_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=call_ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
+             WHERE call_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql);
+        for call_id in call_ids {
+            query = query.bind(call_id);
+        }
+        Ok(query.fetch_all(&self.db.pool).await?)
+    }
+
+    /// The position of the newest event (0 when there is none): where a stream that wants only
+    /// what happens from now on starts.
+    pub async fn newest_event_id(&self) -> Result<i64, StoreError> {
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(event_id) FROM timeline_events")
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(newest.unwrap_or(0))
+    }
+
+    /// How many calls the read model holds in each status.
+    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT status, COUNT(*) FROM calls GROUP BY status ORDER BY status")
+                .fetch_all(&self.db.pool)
+                .await?,
+        )
     }
 
     /// Events not yet delivered to the webhook, oldest first.

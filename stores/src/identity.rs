@@ -147,6 +147,8 @@ pub struct DriverRecord {
     pub disabled_at: Option<String>,
     /// When the driver was registered.
     pub created_at: String,
+    /// Whether the driver is available for offers (the driver app's go-online).
+    pub online: bool,
     /// The generation a token must carry to be valid (bumped when the driver is disabled).
     #[serde(skip)]
     pub token_generation: i64,
@@ -182,6 +184,7 @@ struct DriverRow {
     areas: String,
     disabled_at: Option<String>,
     created_at: String,
+    online: i64,
     token_generation: i64,
 }
 
@@ -194,6 +197,7 @@ impl From<DriverRow> for DriverRecord {
             mobile: row.mobile,
             disabled_at: row.disabled_at,
             created_at: row.created_at,
+            online: row.online != 0,
             token_generation: row.token_generation,
         }
     }
@@ -232,7 +236,7 @@ struct PasswordRow {
 }
 
 const DRIVER_COLUMNS: &str =
-    "username, name, mobile, areas, disabled_at, created_at, token_generation";
+    "username, name, mobile, areas, disabled_at, created_at, online, token_generation";
 
 /// The identity context's store.
 #[derive(Debug, Clone)]
@@ -455,14 +459,29 @@ impl IdentityStore {
         now: SystemTime,
     ) -> Result<Option<DriverRecord>, StoreError> {
         sqlx::query(
-            "UPDATE drivers SET disabled_at = $1, token_generation = token_generation + 1 \
-             WHERE username = $2 AND disabled_at IS NULL",
+            "UPDATE drivers SET disabled_at = $1, token_generation = token_generation + 1, \
+             online = 0 WHERE username = $2 AND disabled_at IS NULL",
         )
         .bind(format_time(now))
         .bind(username)
         .execute(&self.db.pool)
         .await?;
         self.driver(username).await
+    }
+
+    /// Takes the driver online or offline; `None` when there is no such active driver.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_online(
+        &self,
+        username: &str,
+        online: bool,
+    ) -> Result<Option<DriverRecord>, StoreError> {
+        sqlx::query("UPDATE drivers SET online = $1 WHERE username = $2 AND disabled_at IS NULL")
+            .bind(i64::from(online))
+            .bind(username)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(self.driver(username).await?.filter(|d| !d.is_disabled()))
     }
 
     /// The account that signs in as `username`: an operator's, else a driver's.

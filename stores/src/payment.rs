@@ -114,6 +114,21 @@ pub struct UnconfirmedCharge {
 const COLUMNS: &str = "payment_id, call_id, idempotency_key, mobile, pay_type, pay_amount, \
                        status, reason, charge_id, refunded_amount, fee, created_at, updated_at";
 
+/// What a payment worker's circuit breaker last said of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CircuitReport {
+    /// The reporting worker (`pid@host`, as Temporal names it).
+    pub worker: String,
+    /// The gateway it guards (`builtin` or `http`).
+    pub gateway: String,
+    /// `closed`, `open` or `half_open`.
+    pub circuit: String,
+    /// When it reported (RFC 3339).
+    pub reported_at: String,
+}
+
 /// The payment context's store.
 #[derive(Debug, Clone)]
 pub struct PaymentStore {
@@ -121,6 +136,42 @@ pub struct PaymentStore {
 }
 
 impl PaymentStore {
+    /// Records what `worker`'s breaker says now (one row per worker, replaced).
+    pub async fn report_circuit(
+        &self,
+        worker: &str,
+        gateway: &str,
+        circuit: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO gateway_circuits (worker, gateway, circuit, reported_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (worker) DO UPDATE SET \
+             gateway = excluded.gateway, circuit = excluded.circuit, \
+             reported_at = excluded.reported_at",
+        )
+        .bind(worker)
+        .bind(gateway)
+        .bind(circuit)
+        .bind(crate::now_rfc3339())
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The breakers that reported at or after `since`, newest first.
+    pub async fn circuits_since(
+        &self,
+        since: std::time::SystemTime,
+    ) -> Result<Vec<CircuitReport>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT worker, gateway, circuit, reported_at FROM gateway_circuits \
+             WHERE reported_at >= $1 ORDER BY reported_at DESC, worker",
+        )
+        .bind(db::format_time(since))
+        .fetch_all(&self.db.pool)
+        .await?)
+    }
+
     /// Opens the payment database as its owner and migrates it (the payment worker).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {

@@ -9,6 +9,7 @@ pub mod dev_server;
 pub mod drill;
 pub mod replay;
 mod session;
+pub mod sse;
 pub mod supervisor;
 
 use std::future::Future;
@@ -257,6 +258,8 @@ async fn serve_everything(
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
             temporal_retry_deadline: Duration::from_secs(15),
+            web_dir: workspace_root().join("web").join("dist"),
+            temporal_ui_url: "http://localhost:8233".to_owned(),
             cancel_grace: Duration::from_secs(120),
             cancel_fee: 5000,
             no_show_wait: Duration::from_secs(600),
@@ -299,12 +302,20 @@ fn identity_config() -> IdentityConfig {
     }
 }
 
-/// A Temporal client on `address`.
+/// A Temporal client on `address`. A dev server that has just opened its port may still answer
+/// "Frontend is not healthy yet" for a moment: that is tried again for up to 30 s.
 pub async fn connect(address: &str) -> anyhow::Result<Client> {
     let url = Url::parse(&format!("http://{address}"))?;
-    let connection = Connection::connect(ConnectionOptions::new(url).build())
-        .await
-        .context("Failed to connect to the dev server")?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let connection = loop {
+        match Connection::connect(ConnectionOptions::new(url.clone()).build()).await {
+            Ok(connection) => break connection,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => return Err(error).context("Failed to connect to the dev server"),
+        }
+    };
     Ok(Client::new(
         connection,
         ClientOptions::new("default").build(),

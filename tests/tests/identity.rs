@@ -56,6 +56,14 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         Denied(404),
         Denied(403),
     ];
+    const DRIVERS_ONLY: [Expect; 6] = [
+        Denied(401),
+        Denied(403),
+        Denied(403),
+        Allowed,
+        Allowed,
+        Denied(403),
+    ];
     const OPERATOR_ONLY: [Expect; 6] = [
         Denied(401),
         Denied(403),
@@ -143,6 +151,23 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         ("POST /drivers", OPERATOR_ONLY),
         ("GET /drivers", OPERATOR_ONLY),
         ("POST /drivers/{username}/disable", OPERATOR_ONLY),
+        ("GET /calls", OPERATOR_ONLY),
+        ("GET /dashboards/counts", OPERATOR_ONLY),
+        ("GET /operations/status", OPERATOR_ONLY),
+        ("GET /drivers/me", DRIVERS_ONLY),
+        ("PUT /drivers/me/availability", DRIVERS_ONLY),
+        ("GET /drivers/me/earnings", DRIVERS_ONLY),
+        (
+            "GET /catches/events",
+            [
+                Denied(401),
+                Denied(403),
+                Denied(403),
+                Allowed,
+                Denied(403),
+                Allowed,
+            ],
+        ),
     ])
 }
 
@@ -193,7 +218,9 @@ fn request(route: &str, call: &CallView, person: usize) -> (Method, String, Opti
         .replace("{payment_id}", &payment)
         .replace("{username}", "matrix-gone");
     let (query, body) = match route {
-        "GET /catches" => ("?area=kangnam".to_owned(), None),
+        "GET /catches" | "GET /catches/events" => ("?area=kangnam".to_owned(), None),
+        "GET /calls" => (format!("?mobile={mobile}"), None),
+        "PUT /drivers/me/availability" => (String::new(), Some(json!({"online": true}))),
         "GET /payments" => (format!("?callId={id}"), None),
         "GET /dashboards" | "GET /dashboards/events" | "GET /dev/sms" => {
             (format!("?mobile={mobile}"), None)
@@ -281,7 +308,9 @@ async fn every_route_answers_each_person_as_section_7_says() {
         "routes with no expectations: {missing:?}"
     );
     // Requests that change the call (cancel, the trip steps) come after those that read it.
-    routes.sort_by_key(|route| route.starts_with("POST") || route.starts_with("DELETE"));
+    routes.sort_by_key(|route| {
+        route.starts_with("POST") || route.starts_with("DELETE") || route.starts_with("PUT")
+    });
 
     let mut wrong = Vec::new();
     for route in &routes {

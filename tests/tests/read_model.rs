@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use driver_call_api::TOKEN_COOKIE;
+use driver_call_tests::sse::{Sse, read_events};
 use driver_call_tests::{
     Api, COMPLETED_TIMELINE, EnvOptions, Stores, TestEnv, env_with, eventually, unique_mobile,
 };
 use driver_call_workflows::domain::{CallView, TimelineEvent};
-use futures::StreamExt;
 use reqwest::Method;
 use serde_json::Value;
 
@@ -213,49 +213,6 @@ async fn every_path_leaves_in_the_read_model_exactly_the_timeline_the_workflow_s
             "COMPLETED"
         ]
     );
-}
-
-/// One server-sent event.
-#[derive(Debug, Clone, PartialEq)]
-struct Sse {
-    id: String,
-    event: String,
-    data: Value,
-}
-
-/// Reads `count` events from an SSE response.
-async fn read_events(response: reqwest::Response, count: usize) -> Vec<Sse> {
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while events.len() < count {
-        let chunk = tokio::time::timeout_at(deadline, body.next())
-            .await
-            .expect("events arrive in time")
-            .expect("the stream stays open")
-            .expect("a chunk");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let block: String = buffer.drain(..end + 2).collect();
-            let field = |name: &str| {
-                block
-                    .lines()
-                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
-                    .map(|v| v.trim().to_owned())
-            };
-            if let (Some(id), Some(event), Some(data)) =
-                (field("id"), field("event"), field("data"))
-            {
-                events.push(Sse {
-                    id,
-                    event,
-                    data: serde_json::from_str(&data).unwrap(),
-                });
-            }
-        }
-    }
-    events
 }
 
 #[tokio::test]

@@ -51,6 +51,15 @@ pub enum CircuitState {
 }
 
 impl CircuitState {
+    /// The state's name, as its JSON says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+
     fn from_u8(value: u8) -> Self {
         match value {
             1 => CircuitState::Open,

@@ -133,9 +133,44 @@ pub async fn payment_worker(
         .register_activities(activities)
         .graceful_shutdown_period(graceful_shutdown)
         .build();
+    let reporter = report_circuit(store.clone(), gateway.clone());
     Ok(ContextWorker {
         store: Some(Store::Payment(store)),
         gateway: Some(gateway),
+        background: Some(Box::pin(reporter)),
         ..ContextWorker::new(options)
     })
+}
+
+/// The worker as Temporal names it by default (`pid@host`), so the console can match a breaker
+/// to the worker polling the payment queue.
+fn worker_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{}@{host}", std::process::id())
+}
+
+/// How often a payment worker writes its breaker's state into the payment database.
+pub const CIRCUIT_REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// Writes the breaker's state into the payment database every [`CIRCUIT_REPORT_EVERY`], so the
+/// operations console (through the API, which reads that database) shows every worker's breaker
+/// without knowing where the workers run. A failed write is retried at the next tick.
+async fn report_circuit(store: PaymentStore, gateway: Arc<GuardedGateway>) {
+    let worker = worker_identity();
+    let mut ticks = tokio::time::interval(CIRCUIT_REPORT_EVERY);
+    loop {
+        ticks.tick().await;
+        let circuit = gateway.state().as_str();
+        if let Err(error) = store
+            .report_circuit(&worker, gateway.gateway_name(), circuit)
+            .await
+        {
+            tracing::warn!(%error, "could not report the payment circuit");
+        }
+    }
 }

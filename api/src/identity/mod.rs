@@ -385,6 +385,17 @@ impl Identity {
         Ok(self.store.drivers().await?)
     }
 
+    /// Takes a driver online (available for offers) or offline.
+    #[tracing::instrument(skip(self))]
+    pub async fn set_online(
+        &self,
+        username: &str,
+        online: bool,
+    ) -> Result<DriverRecord, IdentityError> {
+        let driver = self.store.set_online(username, online).await?;
+        driver.ok_or_else(|| IdentityError::NoSuchDriver(username.to_owned()))
+    }
+
     /// Disables a driver: their tokens stop working at once and they cannot sign in again.
     /// Disabling a disabled driver changes nothing.
     #[tracing::instrument(skip(self))]

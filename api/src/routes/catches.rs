@@ -1,11 +1,16 @@
 //! `/catches`: the drivers' side of a call.
 
+use std::convert::Infallible;
+use std::time::{Duration, SystemTime};
+
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use driver_call_stores::CatcherStore;
 use driver_call_stores::catcher::OpenOffer;
-use std::time::SystemTime;
+use futures::Stream;
 
 use driver_call_workflows::domain::{CallId, CallTransition, CallView, DriverId};
 use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
@@ -28,6 +33,7 @@ use crate::{ApiError, AppState};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(open_offers))
+        .routes(routes!(offer_events))
         .routes(routes!(catch_call))
         .routes(routes!(deny_call))
         .routes(routes!(arrive))
@@ -64,12 +70,97 @@ async fn open_offers(
     caller: Principal,
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
+    let areas = access::offers_areas(&caller, query.area.as_deref())?;
+    Ok(Json(offers_in(&state.catches, &areas).await?))
+}
+
+/// The open offers of `areas`, oldest first.
+async fn offers_in(
+    catches: &CatcherStore,
+    areas: &[String],
+) -> Result<Vec<OpenOffer>, driver_call_stores::StoreError> {
     let mut offers = Vec::new();
-    for area in access::offers_areas(&caller, query.area.as_deref())? {
-        offers.extend(state.catches.open_offers(&area).await?);
+    for area in areas {
+        offers.extend(catches.open_offers(area).await?);
     }
     offers.sort_by(|a, b| (&a.received_at, &a.call_id).cmp(&(&b.received_at, &b.call_id)));
-    Ok(Json(offers))
+    Ok(offers)
+}
+
+/// How often an offers stream looks at the catcher database.
+const OFFERS_POLL: Duration = Duration::from_millis(500);
+
+/// The open offers, live.
+///
+/// Server-sent events: an `offers` event whose `data:` is the whole list (as `GET /catches`
+/// answers it), at once and whenever it changes (an offer opens, is caught or withdrawn). Its
+/// `id:` names the list, so a client reconnecting with `Last-Event-ID` gets it again only if it
+/// changed meanwhile.
+#[utoipa::path(
+    get,
+    path = "/catches/events",
+    tag = "catches",
+    params(
+        AreaQuery,
+        (
+            "Last-Event-ID" = Option<String>, Header, nullable = false,
+            description = "The last `id:` a client saw.",
+        ),
+    ),
+    responses(
+        (
+            status = 200, description = "The offers, streamed until the client leaves.",
+            content_type = "text/event-stream", body = String,
+        ),
+        Invalid, Unauthorized, Forbidden,
+    ),
+)]
+async fn offer_events(
+    State(state): State<AppState>,
+    caller: Principal,
+    AppQuery(query): AppQuery<AreaQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let areas = access::offers_areas(&caller, query.area.as_deref())?;
+    let seen = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let catches = state.catches.clone();
+    let stream = futures::stream::unfold((seen, true), move |(seen, first)| {
+        let (catches, areas) = (catches.clone(), areas.clone());
+        async move {
+            let mut ticks = tokio::time::interval(OFFERS_POLL);
+            if !first {
+                ticks.tick().await;
+            }
+            loop {
+                ticks.tick().await;
+                let offers = match offers_in(&catches, &areas).await {
+                    Ok(offers) => offers,
+                    Err(error) => {
+                        tracing::warn!(%error, "offers stream ended: the catcher store failed");
+                        return None;
+                    }
+                };
+                let data = serde_json::to_string(&offers).unwrap_or_default();
+                let id = list_id(&data);
+                if seen.as_deref() != Some(id.as_str()) {
+                    let event = Event::default().event("offers").id(&id).data(data);
+                    return Some((Ok(event), (Some(id), false)));
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// A name for a list of offers that changes when the list does.
+fn list_id(data: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
 }
 
 /// Body of `POST /catches/{call_id}`: optional, the driver is the signed-in one.
@@ -111,6 +202,7 @@ async fn catch_call(
     let request = CatchRequest {
         driver_id: driver.driver_id.to_string(),
         driver_name: driver.driver_name,
+        driver_mobile: driver.driver_mobile,
     };
     let view = workflow::catch(&state.temporal, &call.call_id, request).await?;
     state.parties.caught(&call.call_id, &call.caller.subject);

@@ -10,14 +10,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use driver_call_stores::dashboard::{CallSummary, DashboardStore, StreamedEvent, SummaryCursor};
-use driver_call_workflows::domain::{MobileNumber, TimelineEvent};
+use driver_call_workflows::domain::{CallStatus, MobileNumber, TimelineEvent};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::CallIdParam;
-use crate::access::{self, History, OnCall};
+use crate::access::{self, History, OnCall, Operator};
 use crate::extract::AppQuery;
 use crate::identity::Principal;
 use crate::openapi::problems::{Forbidden, Invalid, NotFound, Unauthorized, Unexpected};
@@ -31,6 +31,7 @@ const MAX_PAGE: u32 = 100;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(calls_of_customer))
+        .routes(routes!(status_counts))
         .routes(routes!(my_page))
         .routes(routes!(customer_events))
         .routes(routes!(call_events))
@@ -67,7 +68,7 @@ async fn my_page(
 #[into_params(parameter_in = Query)]
 struct CustomerQuery {
     /// The customer's mobile number: a customer's own (taken when left out), any for an
-    /// operator.
+    /// operator (every customer's calls when left out).
     #[param(value_type = Option<MobileNumber>)]
     mobile: Option<String>,
     /// Where the page starts: from the `Link` header of the page before (opaque).
@@ -111,21 +112,61 @@ async fn calls_of_customer(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::Invalid(format!("limit must be 1 to {MAX_PAGE}")));
     }
+    let mobile = mobile.as_ref().map(AsRef::as_ref);
     let (page, next) = state
         .dashboards
-        .calls_of(mobile.as_ref(), cursor.as_ref(), limit)
+        .calls_of(mobile, cursor.as_ref(), limit)
         .await?;
     let mut headers = HeaderMap::new();
     if let Some(next) = next {
-        let link = format!(
-            "</dashboards?mobile={}&limit={limit}&cursor={next}>; rel=\"next\"",
-            mobile.as_ref()
-        );
+        let whose = mobile.map(|m| format!("mobile={m}&")).unwrap_or_default();
+        let link = format!("</dashboards?{whose}limit={limit}&cursor={next}>; rel=\"next\"");
         if let Ok(value) = HeaderValue::from_str(&link) {
             headers.insert(header::LINK, value);
         }
     }
     Ok((headers, Json(page)))
+}
+
+/// How many calls are in a status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct StatusCount {
+    /// The status.
+    status: CallStatus,
+    /// How many calls the read model holds in it.
+    count: i64,
+}
+
+/// How many calls are in each status.
+///
+/// Every status, those with no calls too, from the read model (so it answers while Temporal is
+/// down): the operations console's counts.
+#[utoipa::path(
+    get,
+    path = "/dashboards/counts",
+    tag = "dashboards",
+    responses(
+        (status = 200, description = "The count of each status.", body = Vec<StatusCount>),
+        Unauthorized, Forbidden, Unexpected,
+    ),
+)]
+async fn status_counts(
+    State(state): State<AppState>,
+    _operator: Operator,
+) -> Result<Json<Vec<StatusCount>>, ApiError> {
+    let counted = state.dashboards.status_counts().await?;
+    let counts = CallStatus::ALL
+        .into_iter()
+        .map(|status| StatusCount {
+            status,
+            count: counted
+                .iter()
+                .find(|(s, _)| s == status.as_str())
+                .map_or(0, |(_, n)| *n),
+        })
+        .collect();
+    Ok(Json(counts))
 }
 
 /// `Last-Event-ID`, the position a reconnecting client has seen up to.
@@ -186,7 +227,7 @@ async fn call_events(
 #[into_params(parameter_in = Query)]
 struct StreamQuery {
     /// The customer's mobile number: a customer's own (taken when left out), any for an
-    /// operator.
+    /// operator (every customer's events when left out).
     #[param(value_type = Option<MobileNumber>)]
     mobile: Option<String>,
 }
@@ -194,7 +235,8 @@ struct StreamQuery {
 /// Every event of every call of a customer, live.
 ///
 /// Server-sent events, resumable with `Last-Event-ID`: each event's `id:` is its position in the
-/// read model, its `event:` the event's name, its `data:` a `StreamedEvent`.
+/// read model, its `event:` the event's name, its `data:` a `StreamedEvent`. A customer's stream
+/// starts from their first event; an operator's stream of every customer (no `mobile`) from now.
 #[utoipa::path(
     get,
     path = "/dashboards/events",
@@ -221,14 +263,19 @@ async fn customer_events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mobile = access::customer_asked(&caller, query.mobile.as_deref())?;
-    let mobile = mobile.as_ref().to_owned();
-    let after = last_event_id(&headers)?;
+    let mobile = mobile.map(|m| m.as_ref().to_owned());
+    // Every customer's stream (the console) starts from now: replaying the whole read model to
+    // a console that has just opened would only delay what it is there to see.
+    let after = match (headers.contains_key("last-event-id"), &mobile) {
+        (false, None) => state.dashboards.newest_event_id().await?,
+        _ => last_event_id(&headers)?,
+    };
     let store: DashboardStore = state.dashboards.clone();
     let stream = poll_events(
         after,
         move |cursor| {
             let (store, mobile) = (store.clone(), mobile.clone());
-            async move { store.customer_events_after(&mobile, cursor).await }
+            async move { store.customer_events_after(mobile.as_deref(), cursor).await }
         },
         |e| e.event_id,
     );

@@ -4,10 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use driver_call_stores::catcher::CompletedTrip;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::access::Operator;
+use crate::access::{Operator, SignedInDriver};
 use crate::extract::{AppJson, AppPath};
 use crate::identity::{DriverRecord, NewDriver};
 use crate::openapi::problems::{
@@ -20,6 +22,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register_driver, list_drivers))
         .routes(routes!(disable_driver))
+        .routes(routes!(me))
+        .routes(routes!(availability))
+        .routes(routes!(earnings))
 }
 
 /// Register a driver.
@@ -82,4 +87,100 @@ async fn disable_driver(
     AppPath(username): AppPath<String>,
 ) -> Result<Json<DriverRecord>, ApiError> {
     Ok(Json(state.identity.disable_driver(&username).await?))
+}
+
+/// The signed-in driver's account.
+#[utoipa::path(
+    get,
+    path = "/drivers/me",
+    tag = "drivers",
+    responses(
+        (status = 200, description = "The driver.", body = DriverRecord),
+        Unauthorized, Forbidden,
+    ),
+)]
+async fn me(SignedInDriver(driver): SignedInDriver) -> Json<DriverRecord> {
+    Json(driver)
+}
+
+/// Whether a driver is available for offers.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Availability {
+    /// Online: available for offers (the driver app's go-online); offline: not.
+    online: bool,
+}
+
+/// Go online or offline.
+///
+/// A driver who is signed in and online is available for offers in their areas (spec section
+/// 9, "Availability").
+#[utoipa::path(
+    put,
+    path = "/drivers/me/availability",
+    tag = "drivers",
+    request_body = Availability,
+    responses(
+        (status = 200, description = "The driver's availability now.", body = Availability),
+        BadRequest, UnsupportedMediaType, Invalid, Unauthorized, Forbidden, Unexpected,
+    ),
+)]
+#[tracing::instrument(skip_all, fields(online = wanted.online))]
+async fn availability(
+    State(state): State<AppState>,
+    SignedInDriver(driver): SignedInDriver,
+    AppJson(wanted): AppJson<Availability>,
+) -> Result<Json<Availability>, ApiError> {
+    let driver = state
+        .identity
+        .set_online(&driver.username, wanted.online)
+        .await?;
+    Ok(Json(Availability {
+        online: driver.online,
+    }))
+}
+
+/// A driver's day: the trips completed since midnight in Seoul and what they earned.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Earnings {
+    /// The day, `YYYY-MM-DD` in `Asia/Seoul`.
+    day: String,
+    /// The trips completed that day, newest first.
+    trips: Vec<CompletedTrip>,
+    /// Their fares together, in KRW.
+    total: i64,
+}
+
+/// Today's completed trips and earnings.
+#[utoipa::path(
+    get,
+    path = "/drivers/me/earnings",
+    tag = "drivers",
+    responses(
+        (status = 200, description = "Today's trips and earnings.", body = Earnings),
+        Unauthorized, Forbidden, Unexpected,
+    ),
+)]
+async fn earnings(
+    State(state): State<AppState>,
+    SignedInDriver(driver): SignedInDriver,
+) -> Result<Json<Earnings>, ApiError> {
+    let (day, midnight) = seoul_today()?;
+    let trips = state
+        .catches
+        .completed_since(&driver.username, midnight)
+        .await?;
+    let total = trips.iter().map(|t| t.pay_amount).sum();
+    Ok(Json(Earnings { day, trips, total }))
+}
+
+/// Today in Seoul, where the drivers work: its date and when it began.
+fn seoul_today() -> Result<(String, std::time::SystemTime), ApiError> {
+    let today = jiff::Zoned::now()
+        .in_tz("Asia/Seoul")
+        .and_then(|now| now.start_of_day())
+        .map_err(|e| ApiError::Unexpected(anyhow::Error::new(e).context("Seoul's day")))?;
+    let midnight = std::time::SystemTime::from(today.timestamp());
+    Ok((today.date().to_string(), midnight))
 }

@@ -6,6 +6,7 @@ pub(crate) mod catches;
 pub(crate) mod dashboards;
 pub(crate) mod drivers;
 pub(crate) mod health;
+pub(crate) mod operations;
 pub(crate) mod payments;
 pub(crate) mod quotes;
 
@@ -27,6 +28,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(drivers::router())
         .merge(payments::router())
+        .merge(operations::router())
         .merge(health::router())
 }
 

@@ -288,6 +288,10 @@ pub struct Driver {
     pub driver_id: DriverId,
     /// The name the customer sees.
     pub driver_name: String,
+    /// The driver's number as the customer sees it, masked (`010-****-1234`); catches made
+    /// before drivers had accounts carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_mobile: Option<String>,
 }
 
 impl Driver {
@@ -300,7 +304,14 @@ impl Driver {
         Ok(Self {
             driver_id: DriverId::parse(driver_id)?,
             driver_name: name.to_owned(),
+            driver_mobile: None,
         })
+    }
+
+    /// The driver with the (masked) number the customer sees.
+    pub fn with_mobile(mut self, masked: String) -> Self {
+        self.driver_mobile = Some(masked);
+        self
     }
 }
 

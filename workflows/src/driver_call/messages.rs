@@ -132,6 +132,10 @@ pub struct CatchRequest {
     pub driver_id: String,
     /// The name the customer will see.
     pub driver_name: String,
+    /// The driver's number as the customer will see it, masked (`010-****-1234`); requests from
+    /// before driver accounts carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_mobile: Option<String>,
 }
 
 /// Payload of the `arrive`, `start_trip` and `complete` updates.

@@ -269,7 +269,8 @@ impl CallState {
 
     /// Whether a driver's `catch` may win now: a valid driver, and the call DISPATCHED.
     pub fn check_catch(&self, request: &CatchRequest) -> Result<Driver, HandlerError> {
-        let driver = Driver::parse(&request.driver_id, &request.driver_name)?;
+        let mut driver = Driver::parse(&request.driver_id, &request.driver_name)?;
+        driver.driver_mobile = request.driver_mobile.clone();
         self.status.apply(CallTransition::Catch)?;
         Ok(driver)
     }
@@ -447,6 +448,7 @@ mod tests {
         CatchRequest {
             driver_id: "d-kim".to_owned(),
             driver_name: "Kim".to_owned(),
+            driver_mobile: Some("010-****-1234".to_owned()),
         }
     }
 
@@ -580,6 +582,7 @@ mod tests {
         let lee = CatchRequest {
             driver_id: "d-lee".into(),
             driver_name: "Lee".into(),
+            driver_mobile: None,
         };
         assert_eq!(
             state.check_catch(&lee).unwrap_err().to_string(),
