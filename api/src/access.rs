@@ -224,16 +224,19 @@ pub(crate) enum CallRule {
     Catch,
     /// A trip step: the driver who caught the call.
     DriverActs,
-    /// Its myPage, payment and event stream: its customer and operators. Whose it is comes from
-    /// the read model first, so these answer while Temporal is down.
+    /// Its myPage and payment: its customer and operators. Whose it is comes from the read model
+    /// first, so these answer while Temporal is down.
     History,
+    /// Follow its events live: whoever may read it. A customer's question is answered from the
+    /// read model first, as for [`CallRule::History`].
+    Follow,
 }
 
 impl CallRule {
     /// The roles the rule can ever let in.
     fn roles(self) -> &'static [Role] {
         match self {
-            CallRule::Read => &[Role::Customer, Role::Driver, Role::Operator],
+            CallRule::Read | CallRule::Follow => &[Role::Customer, Role::Driver, Role::Operator],
             CallRule::CustomerActs => &[Role::Customer],
             CallRule::Catch | CallRule::DriverActs => &[Role::Driver],
             CallRule::History => &[Role::Customer, Role::Operator],
@@ -277,6 +280,7 @@ rules! {
     CatchCall => Catch;
     DriverActs => DriverActs;
     History => History;
+    Follow => Follow;
 }
 
 /// A route on the call in its path, which the caller may use under rule `R`.
@@ -339,7 +343,9 @@ async fn parties(
     {
         return Ok(Some(known));
     }
-    if rule == CallRule::History
+    let customers_question =
+        rule == CallRule::History || (rule == CallRule::Follow && !needs_driver);
+    if customers_question
         && let Some(customer) = state.dashboards.customer_of(&call_id.to_string()).await?
     {
         // The read model knows only the customer, which is all this rule asks of a customer.
@@ -445,7 +451,12 @@ mod tests {
     fn a_customer_is_admitted_to_their_own_calls_only() {
         let owner = principal(Role::Customer, "01012345678", &[]);
         let other = principal(Role::Customer, "01099990000", &[]);
-        for rule in [CallRule::Read, CallRule::CustomerActs, CallRule::History] {
+        for rule in [
+            CallRule::Read,
+            CallRule::CustomerActs,
+            CallRule::History,
+            CallRule::Follow,
+        ] {
             assert!(rule.admits(&owner, &caught_by(None)), "{rule:?}");
             assert!(!rule.admits(&other, &caught_by(None)), "{rule:?}");
         }
@@ -457,6 +468,8 @@ mod tests {
         let lee = principal(Role::Driver, "lee", &["mapo"]);
         assert!(CallRule::DriverActs.admits(&kim, &caught_by(Some("kim"))));
         assert!(CallRule::Read.admits(&kim, &caught_by(Some("kim"))));
+        assert!(CallRule::Follow.admits(&kim, &caught_by(Some("kim"))));
+        assert!(!CallRule::Follow.admits(&lee, &caught_by(Some("kim"))));
         assert!(!CallRule::DriverActs.admits(&lee, &caught_by(Some("kim"))));
         assert!(!CallRule::Read.admits(&kim, &caught_by(None)));
         assert!(CallRule::Catch.admits(&kim, &caught_by(None)));

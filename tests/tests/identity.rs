@@ -104,7 +104,17 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         ("POST /calls/{call_id}/pay", CUSTOMER_ONLY),
         ("POST /calls/{call_id}/cancel", CUSTOMER_ONLY),
         ("DELETE /calls/{call_id}", CUSTOMER_ONLY),
-        ("GET /calls/{call_id}/events", CUSTOMER_OR_OPERATOR),
+        (
+            "GET /calls/{call_id}/events",
+            [
+                Denied(401),
+                Allowed,
+                Denied(404),
+                Allowed,
+                Denied(404),
+                Allowed,
+            ],
+        ),
         (
             "POST /quotes",
             [

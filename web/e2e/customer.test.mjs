@@ -125,15 +125,15 @@ test("a cancel after the grace shows the fee first and refunds the rest", async 
   await waitForStatus(page, "call-status", "DISPATCHED");
   const callId = await newestCallOf(mobile);
 
-  // A driver catches it (through the API: this is the customer's journey).
+  // A driver catches it in the driver app, and will see the cancel live.
   const username = await registerDriver("이기사", ["mapo"]);
-  const signedIn = await api("POST", "/auth/token", null, {
-    grantType: "password",
-    username,
-    password: DRIVER_PASSWORD,
-  });
-  const caught = await api("POST", `/catches/${callId}`, signedIn.body.accessToken);
-  assert.equal(caught.status, 200, JSON.stringify(caught.body));
+  const driver = await open(browser(), "/driver/");
+  await signInWithPassword(driver.page, username, DRIVER_PASSWORD, "go-online");
+  await byTestId(driver.page, "go-online").click();
+  const offer = driver.page.locator(`[data-testid="offer-item"][data-call-id="${callId}"]`);
+  await offer.waitFor({ timeout: PATIENCE });
+  await byTestId(offer, "catch").click();
+  await waitForStatus(driver.page, "trip-status", "CAUGHT");
   await waitForStatus(page, "call-status", "CAUGHT");
 
   // Told of the fee before cancelling, once the grace has passed.
@@ -147,6 +147,8 @@ test("a cancel after the grace shows the fee first and refunds the rest", async 
   await checkScreen(customer, "customer-cancel-fee");
   await byTestId(page, "cancel-call").click();
   await waitForStatus(page, "call-status", "CANCELLED");
+  await waitForStatus(driver.page, "trip-status", "CANCELLED");
+  await checkScreen(driver, "driver-trip-cancelled");
   const payment = await eventually("the partial refund", async () => {
     const paid = await paymentOf(callId);
     return paid?.status === "PARTIALLY_REFUNDED" ? paid : undefined;
@@ -154,6 +156,7 @@ test("a cancel after the grace shows the fee first and refunds the rest", async 
   assert.equal(payment.fee, 5000);
   assert.equal(payment.refundedAmount, payment.payAmount - 5000);
   await customer.context.close();
+  await driver.context.close();
 });
 
 test("the customer app explains a wrong code, a declined card, an unavailable payment and a lost network", async () => {

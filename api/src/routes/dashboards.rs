@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::CallIdParam;
-use crate::access::{self, History, OnCall, Operator};
+use crate::access::{self, Follow, History, OnCall, Operator};
 use crate::extract::AppQuery;
 use crate::identity::Principal;
 use crate::openapi::problems::{Forbidden, Invalid, NotFound, Unauthorized, Unexpected};
@@ -184,7 +184,8 @@ fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
 /// Every event of a call, live.
 ///
 /// Server-sent events, resumable with `Last-Event-ID`: each event's `id:` is its timeline seq,
-/// its `event:` the event's name, its `data:` a `StreamedEvent`.
+/// its `event:` the event's name, its `data:` a `StreamedEvent`. For whoever may read the call:
+/// its customer, the driver who caught it (the driver app's trip), operators.
 #[utoipa::path(
     get,
     path = "/calls/{call_id}/events",
@@ -206,7 +207,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
 )]
 async fn call_events(
     State(state): State<AppState>,
-    call: OnCall<History>,
+    call: OnCall<Follow>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let call_id = call.call_id.to_string();

@@ -1,13 +1,14 @@
 // The caught call: its status, where to go, the customer's (masked) number, and the next step.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { attempt, failureMessage, type Outcome } from "../shared/client";
+import { follow } from "../shared/live";
 import { signedOut } from "../shared/report";
 import { hms, useNow } from "../shared/time";
 import { StatusBadge, TERMINAL, won } from "../shared/ui";
-import { api, destinationOf, type TripView } from "./api";
+import { api, destinationOf, session, type TripView } from "./api";
 
-/** How often the trip is re-read while it is under way (the customer may cancel). */
-const POLL_MS = 2000;
+/** Events this close together re-read the trip once. */
+const COALESCE_MS = 200;
 
 type Step = "arrive" | "start" | "complete" | "no-show";
 
@@ -77,30 +78,41 @@ export function Trip(props: {
       latest.current.onMessage("이미 사라진 호출입니다.");
       latest.current.onBack();
     }
-    // Anything else (503 and the like) is passing: the next poll tries again.
+    // Anything else (503 and the like) is passing: the next event reads it again.
   }
 
   const status = view?.status ?? null;
   const over = status !== null && TERMINAL.has(status);
 
-  // Keep the trip live while it is under way.
+  // Keep the trip live while it is under way (the customer may cancel): each event of the
+  // call's stream re-reads it; a burst of them (as on connecting) is read once.
   useEffect(() => {
     if (over) return;
-    let stopped = false;
-    let timer = 0;
-    const tick = async () => {
-      await refresh();
-      if (!stopped) timer = window.setTimeout(tick, POLL_MS);
-    };
-    if (view === null) void tick();
-    else timer = window.setTimeout(tick, POLL_MS);
+    if (view === null) void refresh();
+    let pending = 0;
+    const stop = follow(
+      session,
+      `/calls/${props.callId}/events`,
+      () => {
+        if (pending) return;
+        pending = window.setTimeout(() => {
+          pending = 0;
+          void refresh();
+        }, COALESCE_MS);
+      },
+      (up) => {
+        latest.current.onLink(up);
+        // A broken stream may mean a lost sign-in or a call gone: a read tells which.
+        if (!up) void refresh();
+      },
+    );
     return () => {
-      stopped = true;
-      window.clearTimeout(timer);
+      stop();
+      window.clearTimeout(pending);
     };
   }, [over, props.callId]);
 
-  // Today's earnings change when the trip completes (by this app's step or seen by a poll).
+  // Today's earnings change when the trip completes (by this app's step or seen on the stream).
   const completedSeen = useRef(false);
   useEffect(() => {
     if (status === "COMPLETED" && !completedSeen.current) {
