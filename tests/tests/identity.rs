@@ -56,6 +56,15 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         Denied(404),
         Denied(403),
     ];
+    // The call's customer, the driver who caught it, operators.
+    const CALL_READERS: [Expect; 6] = [
+        Denied(401),
+        Allowed,
+        Denied(404),
+        Allowed,
+        Denied(404),
+        Allowed,
+    ];
     const DRIVERS_ONLY: [Expect; 6] = [
         Denied(401),
         Denied(403),
@@ -90,31 +99,11 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
                 Denied(403),
             ],
         ),
-        (
-            "GET /calls/{call_id}",
-            [
-                Denied(401),
-                Allowed,
-                Denied(404),
-                Allowed,
-                Denied(404),
-                Allowed,
-            ],
-        ),
+        ("GET /calls/{call_id}", CALL_READERS),
         ("POST /calls/{call_id}/pay", CUSTOMER_ONLY),
         ("POST /calls/{call_id}/cancel", CUSTOMER_ONLY),
         ("DELETE /calls/{call_id}", CUSTOMER_ONLY),
-        (
-            "GET /calls/{call_id}/events",
-            [
-                Denied(401),
-                Allowed,
-                Denied(404),
-                Allowed,
-                Denied(404),
-                Allowed,
-            ],
-        ),
+        ("GET /calls/{call_id}/events", CALL_READERS),
         (
             "POST /quotes",
             [
