@@ -199,19 +199,29 @@ export async function registerDriver(name, areas) {
   return username;
 }
 
-/** The newest sign-in code the development outbox holds for `mobile`. */
-export async function smsCode(mobile) {
-  return eventually(`a code for ${mobile}`, async () => {
+/** How many messages the development outbox holds for `mobile`. */
+async function outboxSize(mobile) {
+  const answer = await api("GET", `/dev/sms?mobile=${mobile}`);
+  return answer.status === 200 ? answer.body.length : 0;
+}
+
+/**
+ * The code of the message sent after the outbox held `seen` messages for `mobile` (newest first):
+ * an older code is replaced by the newer and no longer signs in.
+ */
+export async function smsCode(mobile, seen = 0) {
+  return eventually(`a new code for ${mobile}`, async () => {
     const answer = await api("GET", `/dev/sms?mobile=${mobile}`);
-    return answer.status === 200 && answer.body.length > 0 ? answer.body[0].code : undefined;
+    return answer.status === 200 && answer.body.length > seen ? answer.body[0].code : undefined;
   });
 }
 
 /** Signs a customer in on the customer app with the code from the outbox. */
 export async function signInCustomer(page, mobile) {
   await byTestId(page, "otp-mobile").fill(mobile);
+  const seen = await outboxSize(mobile);
   await byTestId(page, "otp-send").click();
-  const code = await smsCode(mobile);
+  const code = await smsCode(mobile, seen);
   await byTestId(page, "otp-code").fill(code);
   await byTestId(page, "sign-in").click();
   await byTestId(page, "pickup").waitFor({ timeout: PATIENCE });
@@ -264,9 +274,10 @@ export async function paymentOf(callId) {
 
 /** Signs a customer in through the API (for tests where the customer is not the one watched). */
 export async function customerToken(mobile) {
+  const seen = await outboxSize(mobile);
   const sent = await api("POST", "/auth/otp", null, { mobile });
   assert.equal(sent.status, 202, JSON.stringify(sent.body));
-  const code = await smsCode(mobile);
+  const code = await smsCode(mobile, seen);
   const signedIn = await api("POST", "/auth/token", null, { grantType: "otp", mobile, code });
   assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
   return signedIn.body.accessToken;

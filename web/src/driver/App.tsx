@@ -31,7 +31,8 @@ export function App() {
     const callId = savedTrip();
     return callId ? { callId, initial: null } : null;
   });
-  const [earningsVersion, setEarningsVersion] = useState(0);
+  // The trip last completed: today's earnings are read until they hold it.
+  const [completed, setCompleted] = useState<string | null>(null);
 
   const networkDown = !browserOnline || streamDown || tripDown;
 
@@ -118,7 +119,7 @@ export function App() {
               onMessage={setMessage}
               onExpired={expire}
               onBack={backToOffers}
-              onCompleted={() => setEarningsVersion((v) => v + 1)}
+              onCompleted={() => setCompleted(trip.callId)}
               onLink={(up) => setTripDown(!up)}
             />
           ) : me?.online ? (
@@ -138,7 +139,7 @@ export function App() {
               </section>
             )
           )}
-          <Earnings version={earningsVersion} onExpired={expire} />
+          <Earnings completed={completed} onExpired={expire} />
         </>
       )}
     </Frame>

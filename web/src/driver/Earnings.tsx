@@ -5,9 +5,16 @@ import { signedOut } from "../shared/report";
 import { clock, won } from "../shared/ui";
 import { api, destinationOf, type Earnings as Today } from "./api";
 
+/** How often, and how many times, the earnings are read again until a completed trip is in. */
+const AWAIT_MS = 1000;
+const AWAIT_TRIES = 20;
+
 export function Earnings(props: {
-  /** Bumped when the earnings changed (a trip completed): read them again. */
-  version: number;
+  /**
+   * The trip completed last, if any. The catcher records a completion just after the call's
+   * answer, so the earnings are read again until they hold it.
+   */
+  completed: string | null;
   onExpired: () => void;
 }) {
   const [today, setToday] = useState<Today | null>(null);
@@ -17,20 +24,25 @@ export function Earnings(props: {
 
   useEffect(() => {
     let alive = true;
-    void (async () => {
+    let timer = 0;
+    const read = async (tries: number) => {
       const r = await attempt<Today>(api.GET("/drivers/me/earnings"));
       if (!alive) return;
       if (r.ok) {
         setToday(r.data);
         setFailed(false);
+        const waiting = props.completed && !r.data.trips.some((t) => t.callId === props.completed);
+        if (waiting && tries > 1) timer = window.setTimeout(() => void read(tries - 1), AWAIT_MS);
       } else if (!signedOut(r, latest.current.onExpired)) {
         setFailed(true);
       }
-    })();
+    };
+    void read(AWAIT_TRIES);
     return () => {
       alive = false;
+      window.clearTimeout(timer);
     };
-  }, [props.version]);
+  }, [props.completed]);
 
   return (
     <section aria-labelledby="earnings-title">
