@@ -169,14 +169,25 @@ impl CatcherStore {
 
     /// Open offers in `area` (case-insensitive), oldest first.
     pub async fn open_offers(&self, area: &str) -> Result<Vec<OpenOffer>, StoreError> {
-        let offers = sqlx::query_as(
+        self.open_offers_in(&[area]).await
+    }
+
+    /// Open offers in any of `areas` (case-insensitive), oldest first: one query however many
+    /// areas a driver serves (the offers stream asks twice a second).
+    pub async fn open_offers_in(&self, areas: &[&str]) -> Result<Vec<OpenOffer>, StoreError> {
+        if areas.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
             "SELECT call_id, location, destination, pay_amount, received_at FROM catches \
-             WHERE area = $1 AND status = 'RECEIVED' ORDER BY received_at, call_id",
-        )
-        .bind(area.trim().to_lowercase())
-        .fetch_all(&self.db.pool)
-        .await?;
-        Ok(offers)
+             WHERE status = 'RECEIVED' AND area IN ({}) ORDER BY received_at, call_id",
+            db::placeholders(areas.len())
+        );
+        let mut query = sqlx::query_as(&sql);
+        for area in areas {
+            query = query.bind(area.trim().to_lowercase());
+        }
+        Ok(query.fetch_all(&self.db.pool).await?)
     }
 
     /// The trips `driver_id` completed at or after `since`, newest first.

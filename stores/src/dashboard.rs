@@ -355,11 +355,10 @@ impl DashboardStore {
         if call_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders: Vec<String> = (1..=call_ids.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
             "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
              WHERE call_id IN ({})",
-            placeholders.join(", ")
+            db::placeholders(call_ids.len())
         );
         let mut query = sqlx::query_as(&sql);
         for call_id in call_ids {

@@ -167,6 +167,14 @@ pub(crate) fn parse_stored<T>(
 }
 
 /// A time as the API-owned tables hold it: RFC 3339 UTC with milliseconds (sorts as text).
+/// `$1, $2, ..., $n`: the placeholders of an `IN (...)` list of `n` values.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn format_time(time: std::time::SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }

@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use driver_call_stores::CatcherStore;
 use driver_call_stores::catcher::OpenOffer;
 use futures::Stream;
 
@@ -71,20 +70,11 @@ async fn open_offers(
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
     let areas = access::offers_areas(&caller, query.area.as_deref())?;
-    Ok(Json(offers_in(&state.catches, &areas).await?))
+    Ok(Json(state.catches.open_offers_in(&as_strs(&areas)).await?))
 }
 
-/// The open offers of `areas`, oldest first.
-async fn offers_in(
-    catches: &CatcherStore,
-    areas: &[String],
-) -> Result<Vec<OpenOffer>, driver_call_stores::StoreError> {
-    let mut offers = Vec::new();
-    for area in areas {
-        offers.extend(catches.open_offers(area).await?);
-    }
-    offers.sort_by(|a, b| (&a.received_at, &a.call_id).cmp(&(&b.received_at, &b.call_id)));
-    Ok(offers)
+fn as_strs(areas: &[String]) -> Vec<&str> {
+    areas.iter().map(String::as_str).collect()
 }
 
 /// How often an offers stream looks at the catcher database.
@@ -127,16 +117,14 @@ async fn offer_events(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let catches = state.catches.clone();
-    let stream = futures::stream::unfold((seen, true), move |(seen, first)| {
+    // The first tick is at once; a list is sent only when it differs from the last one sent.
+    let ticks = tokio::time::interval(OFFERS_POLL);
+    let stream = futures::stream::unfold((ticks, seen), move |(mut ticks, seen)| {
         let (catches, areas) = (catches.clone(), areas.clone());
         async move {
-            let mut ticks = tokio::time::interval(OFFERS_POLL);
-            if !first {
-                ticks.tick().await;
-            }
             loop {
                 ticks.tick().await;
-                let offers = match offers_in(&catches, &areas).await {
+                let offers = match catches.open_offers_in(&as_strs(&areas)).await {
                     Ok(offers) => offers,
                     Err(error) => {
                         tracing::warn!(%error, "offers stream ended: the catcher store failed");
@@ -147,7 +135,7 @@ async fn offer_events(
                 let id = list_id(&data);
                 if seen.as_deref() != Some(id.as_str()) {
                     let event = Event::default().event("offers").id(&id).data(data);
-                    return Some((Ok(event), (Some(id), false)));
+                    return Some((Ok(event), (ticks, Some(id))));
                 }
             }
         }

@@ -1,7 +1,6 @@
-// The driver app's session, client and the shapes it reads (spec sections 7 and 9).
-// The interfaces below are what the screens rely on; `attempt<T>(api...)` checks at compile time
-// that the API's generated types still fit them.
-import { Session, apiClient } from "../shared/client";
+// The driver app's session, client and the shapes it reads (spec sections 7 and 9), named from
+// the API's generated types.
+import { Session, apiClient, type Schemas } from "../shared/client";
 
 export const session = new Session("driver.token");
 export const api = apiClient(session);
@@ -10,48 +9,16 @@ export const api = apiClient(session);
 export const TRIP_KEY = "driver.trip";
 
 /** The signed-in driver (`GET /drivers/me`). */
-export interface Me {
-  username: string;
-  name: string;
-  areas: string[];
-  online: boolean;
-}
+export type Me = Schemas["DriverRecord"];
 
 /** An open offer (`GET /catches`, `offers` events). */
-export interface Offer {
-  callId: string;
-  location: string;
-  destination?: string | null;
-  payAmount: number;
-  receivedAt: string;
-}
+export type Offer = Schemas["OpenOffer"];
 
 /** The caught call as the driver sees it (the customer's number masked). */
-export interface TripView {
-  callId: string;
-  status: string;
-  mobile: string;
-  location: string;
-  destination?: string | null;
-  payAmount: number;
-  noShowFrom?: string | null;
-}
-
-/** One of today's completed trips. */
-export interface EarnedTrip {
-  callId: string;
-  location: string;
-  destination?: string | null;
-  payAmount: number;
-  completedAt: string;
-}
+export type TripView = Schemas["CallView"];
 
 /** Today's completed trips and their total (`GET /drivers/me/earnings`). */
-export interface Earnings {
-  day: string;
-  trips: EarnedTrip[];
-  total: number;
-}
+export type Earnings = Schemas["Earnings"];
 
 /** The call's id from the session, if a trip was under way in this tab. */
 export function savedTrip(): string | null {

@@ -1,6 +1,6 @@
 // The operations console's session, client, and the small pieces of reading its inputs.
 import type { paths } from "../api/schema";
-import { apiClient, attempt, failureMessage, Session, type Outcome } from "../shared/client";
+import { apiClient, attempt, failureMessage, Session, type Outcome, type Schemas } from "../shared/client";
 import { signedOut } from "../shared/report";
 import { formatMobile } from "../shared/ui";
 
@@ -54,52 +54,16 @@ export interface CallRow {
 }
 
 /** `GET /calls/{call_id}`. */
-export interface CallView {
-  callId: string;
-  status: string;
-  mobile: string;
-  location: string;
-  destination?: string | null;
-  payType?: string | null;
-  payAmount: number;
-  paymentId?: string | null;
-  driver?: { driverId: string; driverName: string; driverMobile?: string | null } | null;
-  timeline: { seq: number; event: string; at: string; description: string }[];
-}
+export type CallView = Schemas["CallView"];
 
 /** `GET /payments?callId=`. */
-export interface Payment {
-  paymentId: string;
-  status: string;
-  payAmount: number;
-  refundedAmount?: number | null;
-  fee?: number | null;
-  reason?: string | null;
-}
+export type Payment = Schemas["PaymentRecord"];
 
 /** `GET /drivers`. */
-export interface DriverRecord {
-  username: string;
-  name: string;
-  mobile: string;
-  areas: string[];
-  disabledAt?: string | null;
-  createdAt?: string | null;
-  online?: boolean | null;
-}
+export type DriverRecord = Schemas["DriverRecord"];
 
 /** `GET /operations/status`. */
-export interface OperationsStatus {
-  namespace?: string | null;
-  temporalUi?: string | null;
-  paymentCircuits: {
-    worker: string;
-    gateway?: string | null;
-    circuit: string;
-    reportedAt?: string | null;
-  }[];
-  taskQueues: { taskQueue: string; pollers: { identity: string; lastAccessTime?: string | null }[] }[];
-}
+export type OperationsStatus = Schemas["OperationsStatus"];
 
 // ---- Reading the search box. ----
 
