@@ -11,9 +11,11 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// Fixtures are kept per generation of the workflow's command sequence: `v1` before the
 /// `dashboard-projection` patch, `v2` with it, `v3` with `refund-unconfirmed-charge` too, `v4`
 /// with `memo-projection` (the read model follows the history; no `dashboard.project`), `v5`
-/// with the fee rules (`cancellation-fees`: a partial refund after a late cancel or a no-show).
-/// Histories of every generation must keep replaying.
-pub const CURRENT_GENERATION: &str = "v5";
+/// with the fee rules (`cancellation-fees`: a partial refund after a late cancel or a no-show),
+/// `v6` with `results-projection` (the start and the updates' results hand the timeline on; a
+/// memo only for what the run records by itself). Histories of every generation must keep
+/// replaying.
+pub const CURRENT_GENERATION: &str = "v6";
 
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {

@@ -62,13 +62,23 @@ async fn histories_recorded_with_the_memo_projection_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_the_fee_rules_replay() {
-    let fixtures = fixtures_of(driver_call_tests::replay::CURRENT_GENERATION);
+    replay_with_fees("v5").await;
+}
+
+#[tokio::test]
+async fn histories_recorded_with_the_results_projection_replay() {
+    replay_with_fees(driver_call_tests::replay::CURRENT_GENERATION).await;
+}
+
+/// A generation recorded with the fee rules also holds a late cancel and a no-show.
+async fn replay_with_fees(generation: &str) {
+    let fixtures = fixtures_of(generation);
     for required in ["cancelled_with_fee", "no_show"] {
         assert!(
             fixtures
                 .iter()
                 .any(|p| p.file_stem().is_some_and(|s| s == required)),
-            "fixture {required} is missing"
+            "{generation}: fixture {required} is missing"
         );
     }
     for path in fixtures {

@@ -1,7 +1,8 @@
 //! The history follower: how the read model learns of a call without an activity per batch.
 //!
-//! A call's workflow upserts its `projection` memo with each batch of new timeline events (patch
-//! `memo-projection`), so its Temporal history is the call's event log. The follower finds calls
+//! A call's Temporal history is its event log: the workflow's start and each update's result
+//! hand its timeline on (patch `results-projection`), and its `projection` memo upserts carry the
+//! batches the run records by itself (every batch, in calls started with `memo-projection`). The follower finds calls
 //! in the server's visibility store, follows each one's history with the server's long poll
 //! (`GetWorkflowExecutionHistory` with `waitNewEvent`) and projects every batch in the order the
 //! history holds them. A batch projected twice changes nothing (`DashboardStore::project` is
@@ -17,17 +18,23 @@
 //! outage of any length) it resumes the unfinished calls and discovers the ones started
 //! meanwhile: the read model converges, in order, from Temporal's own record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use driver_call_stores::DashboardStore;
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::dashboard::{PROJECTION_MEMO, ProjectTimelineInput};
+use driver_call_workflows::domain::CallView;
+use driver_call_workflows::driver_call::{DriverCallInput, PayResult, RESULTS_PROJECTION_PATCH};
 use futures::StreamExt;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowFetchHistoryOptions};
-use temporalio_common::protos::temporal::api::history::v1::{HistoryEvent, history_event};
+use temporalio_common::protos::temporal::api::history::v1::{
+    HistoryEvent, MarkerRecordedEventAttributes, WorkflowExecutionUpdateCompletedEventAttributes,
+    WorkflowPropertiesModifiedEventAttributes, history_event,
+};
+use temporalio_common::protos::temporal::api::update::v1::outcome;
 use tokio::sync::{Mutex, Notify};
 use tokio::task::JoinSet;
 
@@ -52,6 +59,10 @@ pub struct HistoryFollower {
     projected: Arc<Notify>,
     discovery_interval: Duration,
 }
+
+/// Calls recently found followed to their end (with their start), so that discovery, which lists
+/// the last few seconds' calls again every time, asks the store about each of them only once.
+type FinishedCalls = HashMap<String, i64>;
 
 /// The calls this process is following right now (a follow removes its call when it ends), so
 /// a call listed again by discovery or a sweep is never followed twice at once.
@@ -121,6 +132,7 @@ impl HistoryFollower {
             self.store.newest_follow()
         })
         .await;
+        let mut finished = FinishedCalls::default();
         let mut last_sweep: Option<SystemTime> = None;
         let mut renewed = SystemTime::now();
         loop {
@@ -140,7 +152,8 @@ impl HistoryFollower {
             } else {
                 discovery_query(newest)
             };
-            let discovered = self.discover(&query, &following, &mut follows, &mut newest);
+            let discovered =
+                self.discover(&query, &following, &mut finished, &mut follows, &mut newest);
             if let Err(error) = discovered.await {
                 tracing::warn!(%error, "call discovery failed; trying again");
             }
@@ -155,6 +168,7 @@ impl HistoryFollower {
         self: &Arc<Self>,
         query: &str,
         following: &Following,
+        finished: &mut FinishedCalls,
         follows: &mut JoinSet<()>,
         newest: &mut Option<i64>,
     ) -> Result<(), FollowError> {
@@ -169,17 +183,22 @@ impl HistoryFollower {
             found.push((call_id.to_string(), started_at_ms));
         }
         for (call_id, started_at_ms) in found {
-            if following.lock().await.contains(&call_id) {
+            if finished.contains_key(&call_id) || following.lock().await.contains(&call_id) {
                 continue;
             }
-            let finished = self.store.follow(&call_id, started_at_ms).await?;
+            let followed_to_its_end = self.store.follow(&call_id, started_at_ms).await?;
             *newest = (*newest).max(Some(started_at_ms));
-            if finished {
+            if followed_to_its_end {
+                finished.insert(call_id, started_at_ms);
                 continue;
             }
             following.lock().await.insert(call_id.clone());
             follows.spawn(self.clone().follow(call_id, following.clone()));
         }
+        // Discovery lists again only what started after `newest` less the overlap.
+        let overlap = i64::try_from(DISCOVERY_OVERLAP.as_millis()).unwrap_or(0);
+        let relisted_from = newest.unwrap_or(0) - 2 * overlap;
+        finished.retain(|_, started_at_ms| *started_at_ms >= relisted_from);
         Ok(())
     }
 
@@ -217,9 +236,10 @@ impl HistoryFollower {
             .wait_new_event(true)
             .build();
         let mut history = handle.fetch_history(options);
+        let mut timeline = TimelineReader::default();
         while let Some(event) = history.next().await {
             let event = event.map_err(FollowError::from)?;
-            let Some(batch) = projection_in(&event)? else {
+            let Some(batch) = timeline.read(&event)? else {
                 continue;
             };
             retry("project a batch", || self.store.project(&batch)).await;
@@ -229,13 +249,141 @@ impl HistoryFollower {
     }
 }
 
-/// The batch a history event hands the dashboard, if it is a `projection` memo upsert.
-fn projection_in(event: &HistoryEvent) -> Result<Option<ProjectTimelineInput>, FollowError> {
-    let Some(history_event::Attributes::WorkflowPropertiesModifiedEventAttributes(modified)) =
-        &event.attributes
+/// Reads a call's timeline out of its history, event by event. The history hands it on in
+/// three ways: the opening events, which the dashboard makes from the workflow's input and the
+/// time of its first workflow task (patch `results-projection`); every update's result, the
+/// call's view with its whole timeline; and the `projection` memo upserts, with the batches the
+/// run records by itself (and every batch, in calls started before `results-projection`).
+/// The history holds them in the order they were recorded, so each batch goes on from the last.
+#[derive(Default)]
+struct TimelineReader {
+    /// The workflow's input, from its start.
+    input: Option<DriverCallInput>,
+    /// When the newest workflow task started.
+    task_started_at: Option<SystemTime>,
+    /// When the first workflow task that completed started: the workflow time of the opening
+    /// events.
+    first_task_at: Option<SystemTime>,
+    /// The newest event already handed on (its seq).
+    seen: u32,
+}
+
+impl TimelineReader {
+    /// The events of `event` not handed on yet, if it carries any.
+    fn read(&mut self, event: &HistoryEvent) -> Result<Option<ProjectTimelineInput>, FollowError> {
+        Ok(self.carried(event)?.and_then(|batch| self.unseen(batch)))
+    }
+
+    /// The timeline events `event` carries, seen before or not.
+    fn carried(
+        &mut self,
+        event: &HistoryEvent,
+    ) -> Result<Option<ProjectTimelineInput>, FollowError> {
+        use history_event::Attributes;
+        Ok(match &event.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) => {
+                let input = started.input.as_ref().and_then(|i| i.payloads.first());
+                self.input = input.map(|p| parse(&p.data)).transpose()?;
+                None
+            }
+            Some(Attributes::WorkflowTaskStartedEventAttributes(_)) => {
+                self.task_started_at = event.event_time.as_ref().map(|t| {
+                    UNIX_EPOCH
+                        + Duration::new(
+                            u64::try_from(t.seconds).unwrap_or(0),
+                            u32::try_from(t.nanos).unwrap_or(0),
+                        )
+                });
+                None
+            }
+            Some(Attributes::WorkflowTaskCompletedEventAttributes(_)) => {
+                self.first_task_at = self.first_task_at.or(self.task_started_at);
+                None
+            }
+            Some(Attributes::MarkerRecordedEventAttributes(marker)) => self.opening(marker)?,
+            Some(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(completed)) => {
+                update_result(completed)?
+            }
+            Some(Attributes::WorkflowPropertiesModifiedEventAttributes(modified)) => {
+                projection_memo(modified)?
+            }
+            _ => None,
+        })
+    }
+
+    /// The opening events, once the `results-projection` marker shows the run left them to the
+    /// dashboard.
+    fn opening(
+        &self,
+        marker: &MarkerRecordedEventAttributes,
+    ) -> Result<Option<ProjectTimelineInput>, FollowError> {
+        let Some(data) = marker
+            .details
+            .get(PATCH_DATA)
+            .and_then(|details| details.payloads.first())
+        else {
+            return Ok(None);
+        };
+        let patch: PatchData = parse(&data.data)?;
+        if patch.id != RESULTS_PROJECTION_PATCH {
+            return Ok(None);
+        }
+        let (Some(input), Some(at)) = (self.input.clone(), self.first_task_at) else {
+            return Err(FollowError::Corrupt(
+                "a results-projection marker before the start's first task".to_owned(),
+            ));
+        };
+        Ok(Some(DriverCallWorkflow::opening_projection(input, at)))
+    }
+
+    /// `batch` without the events already handed on; `None` when nothing is left.
+    fn unseen(&mut self, mut batch: ProjectTimelineInput) -> Option<ProjectTimelineInput> {
+        batch.events.retain(|event| event.seq > self.seen);
+        self.seen = batch.events.last()?.seq;
+        Some(batch)
+    }
+}
+
+/// The details key under which the SDK records a patch marker's id.
+const PATCH_DATA: &str = "patch-data";
+
+/// A patch marker's details.
+#[derive(serde::Deserialize)]
+struct PatchData {
+    id: String,
+}
+
+/// What an update answers: `pay` its outcome with the call, the others the call.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum UpdateAnswer {
+    Paid(PayResult),
+    Call(CallView),
+}
+
+/// The whole timeline an update answered with; a refused update answered none.
+fn update_result(
+    completed: &WorkflowExecutionUpdateCompletedEventAttributes,
+) -> Result<Option<ProjectTimelineInput>, FollowError> {
+    let Some(outcome::Value::Success(payloads)) =
+        completed.outcome.as_ref().and_then(|o| o.value.as_ref())
     else {
         return Ok(None);
     };
+    let Some(payload) = payloads.payloads.first() else {
+        return Ok(None);
+    };
+    let view = match parse(&payload.data)? {
+        UpdateAnswer::Paid(paid) => paid.call,
+        UpdateAnswer::Call(call) => call,
+    };
+    Ok(Some(ProjectTimelineInput::of_view(view)))
+}
+
+/// The batch a `projection` memo upsert hands on.
+fn projection_memo(
+    modified: &WorkflowPropertiesModifiedEventAttributes,
+) -> Result<Option<ProjectTimelineInput>, FollowError> {
     let Some(payload) = modified
         .upserted_memo
         .as_ref()
@@ -243,9 +391,11 @@ fn projection_in(event: &HistoryEvent) -> Result<Option<ProjectTimelineInput>, F
     else {
         return Ok(None);
     };
-    serde_json::from_slice(&payload.data)
-        .map(Some)
-        .map_err(|e| FollowError::Corrupt(e.to_string()))
+    parse(&payload.data).map(Some)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, FollowError> {
+    serde_json::from_slice(json).map_err(|e| FollowError::Corrupt(e.to_string()))
 }
 
 /// New calls: those started since shortly before the newest one followed (every call, the first
@@ -311,8 +461,8 @@ enum FollowError {
     /// The workflow no longer exists (deleted, or past the namespace's retention).
     #[error("the workflow is gone")]
     Gone,
-    /// A memo that is not a projection batch.
-    #[error("a projection memo that does not parse: {0}")]
+    /// A start, memo, marker or update result that is not what the workflow records.
+    #[error("a history event that does not parse: {0}")]
     Corrupt(String),
     /// The read model's database.
     #[error(transparent)]
@@ -331,6 +481,59 @@ impl From<WorkflowInteractionError> for FollowError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use driver_call_workflows::domain::TimelineEvent;
+    use temporalio_common::protos::temporal::api::history::v1::History;
+
+    /// Every recorded history of every generation (`tests/fixtures`), read as the follower reads
+    /// it: the read model gets each event once, in order from the first, and every way the
+    /// history hands an event on (start, update result, memo) hands on the same event.
+    #[test]
+    fn the_reader_hands_on_every_fixture_timeline_once_in_order_and_consistently() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut read_generations = 0;
+        for generation in ["v4", "v5", "v6"] {
+            let dir = root.join(generation);
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                panic!("{} exists", dir.display());
+            };
+            for entry in entries {
+                let path = entry.expect("fixture").path();
+                let history: History =
+                    serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("JSON");
+                let handed_on = read_history(&history)
+                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+                assert!(!handed_on.is_empty(), "{}: no events", path.display());
+            }
+            read_generations += 1;
+        }
+        assert_eq!(read_generations, 3);
+    }
+
+    /// The events handed on, checked against every source's copy of them.
+    fn read_history(history: &History) -> Result<Vec<TimelineEvent>, String> {
+        let mut reader = TimelineReader::default();
+        let mut handed_on: Vec<TimelineEvent> = Vec::new();
+        for event in &history.events {
+            let carried = reader.carried(event).map_err(|e| e.to_string())?;
+            let Some(batch) = carried else { continue };
+            for copy in &batch.events {
+                let Some(first) = handed_on.get(copy.seq as usize - 1) else {
+                    continue;
+                };
+                if first != copy {
+                    return Err(format!("event {} differs: {first:?} / {copy:?}", copy.seq));
+                }
+            }
+            if let Some(unseen) = reader.unseen(batch) {
+                let next = handed_on.len() as u32 + 1;
+                if unseen.events[0].seq != next {
+                    return Err(format!("a batch skips from {next} to {unseen:?}"));
+                }
+                handed_on.extend(unseen.events);
+            }
+        }
+        Ok(handed_on)
+    }
 
     #[test]
     fn discovery_starts_with_every_call_then_goes_on_from_shortly_before_the_newest() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
 
-use crate::domain::{CallId, CallStatus, Krw, Location, MobileNumber, TimelineEvent};
+use crate::domain::{CallId, CallStatus, CallView, Krw, Location, MobileNumber, TimelineEvent};
 
 /// The dashboard context's task queue.
 pub const TASK_QUEUE: &str = "dashboard";
@@ -32,6 +32,20 @@ pub struct ProjectTimelineInput {
     pub status: CallStatus,
     /// Consecutive timeline events; a projection may repeat ones it has seen.
     pub events: Vec<TimelineEvent>,
+}
+
+impl ProjectTimelineInput {
+    /// The whole timeline of a call's view (an update's result), with its summary.
+    pub fn of_view(view: CallView) -> Self {
+        Self {
+            call_id: view.call_id,
+            mobile: view.mobile,
+            location: view.location,
+            pay_amount: view.pay_amount,
+            status: view.status,
+            events: view.timeline,
+        }
+    }
 }
 
 /// The dashboard context's activities, implemented by `driver_call_activities::dashboard`.

@@ -8,7 +8,10 @@
 //! Alongside all of it, the projection lane hands each batch of timeline events to the dashboard
 //! context: as a memo upsert that the dashboard follows in the call's history (patch
 //! `memo-projection`), or, in calls started before that patch, as a `dashboard.project` activity
-//! per batch (patch `dashboard-projection`).
+//! per batch (patch `dashboard-projection`). Since patch `results-projection` the history hands
+//! most events on by itself: the opening ones with the start, and every update's result carries
+//! the whole timeline, so the lane upserts a memo only for what the run records on its own (the
+//! dispatch, a timeout, a refund, a signal's cancel or deny).
 
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
@@ -34,6 +37,11 @@ const DASHBOARD_PROJECTION_PATCH: &str = "dashboard-projection";
 /// the dashboard context reads from the call's history: no task, no workflow task, no activity.
 const MEMO_PROJECTION_PATCH: &str = "memo-projection";
 
+/// Patch that lets the start and the updates' results hand the timeline on: the dashboard context
+/// makes the opening events from the workflow's input and reads each update's result (the whole
+/// timeline) from the history, so only the events the run records by itself need a memo upsert.
+pub const RESULTS_PROJECTION_PATCH: &str = "results-projection";
+
 /// Patch that keeps a cancellation or no-show fee and refunds the rest (calls made before it
 /// have no fee rules, so they never reach it).
 const FEES_PATCH: &str = "cancellation-fees";
@@ -43,8 +51,18 @@ const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
 /// The whole run: the call is made, then the saga (and the projection lane beside it).
 pub(super) async fn run(ctx: &Ctx) {
-    if ctx.patched(MEMO_PROJECTION_PATCH) {
+    // Short-circuits: a new call records only the `results-projection` marker.
+    let results_hand_on = ctx.patched(RESULTS_PROJECTION_PATCH);
+    if results_hand_on || ctx.patched(MEMO_PROJECTION_PATCH) {
         made(ctx);
+        if results_hand_on {
+            // The dashboard context makes the opening events from the start itself
+            // (`DriverCallWorkflow::opening_projection`), and reads each update's result.
+            ctx.state_mut(|w| {
+                w.results_hand_on = true;
+                w.handed_on = w.call.timeline.len();
+            });
+        }
         // The API starts a call with its search attributes; only a start without them (the
         // `temporal` CLI, say) needs them upserted.
         if !ctx.state(|w| w.call.started_with(&ctx.search_attributes())) {
@@ -87,16 +105,16 @@ async fn saga(ctx: &Ctx) {
     ctx.state_mut(|w| w.call.saga_finished = true);
 }
 
-/// The projection lane: upserts the memo `projection` with each batch of new timeline events,
-/// in the workflow task that recorded them. The dashboard context follows the call's history
-/// and projects each batch, so the call never waits for it, however long the dashboard is down.
+/// The projection lane: upserts the memo `projection` with each batch of timeline events the
+/// history does not hand on otherwise, in the workflow task that recorded them. The dashboard
+/// context follows the call's history and projects each batch, so the call never waits for it,
+/// however long the dashboard is down.
 async fn memo_lane(ctx: &Ctx) {
-    let mut projected = 0;
-    while let Some((input, recorded)) = next_batch(ctx, projected).await {
+    while let Some((input, recorded)) = next_batch(ctx).await {
         // Plain JSON never fails to serialise; were it to, the next batch carries these events.
         let memo = [(dashboard::PROJECTION_MEMO, Some(MemoValue::new(input)))];
         if ctx.upsert_memo(memo).is_ok() {
-            projected = recorded;
+            ctx.state_mut(|w| w.handed_on = recorded);
         }
     }
 }
@@ -106,8 +124,7 @@ async fn memo_lane(ctx: &Ctx) {
 /// back: when the dashboard worker is down, the saga goes on and the events wait here until it
 /// returns.
 async fn projection_lane(ctx: &Ctx) {
-    let mut projected = 0;
-    while let Some((input, recorded)) = next_batch(ctx, projected).await {
+    while let Some((input, recorded)) = next_batch(ctx).await {
         let sent = ctx
             .execute_activity(
                 dashboard::DashboardActivities::project,
@@ -119,23 +136,21 @@ async fn projection_lane(ctx: &Ctx) {
         if sent.is_err() {
             return;
         }
-        projected = recorded;
+        ctx.state_mut(|w| w.handed_on = recorded);
     }
 }
 
-/// Waits for timeline events after the first `projected`, and returns them with the length of
-/// the timeline they end at; `None` once the saga has finished and every event is handed on.
-async fn next_batch(
-    ctx: &Ctx,
-    projected: usize,
-) -> Option<(dashboard::ProjectTimelineInput, usize)> {
-    wait_until(ctx, move |w| {
-        w.call.timeline.len() > projected || w.call.saga_finished
+/// Waits for timeline events not yet handed on, and returns them with the length of the
+/// timeline they end at; `None` once the saga has finished and every event is handed on.
+async fn next_batch(ctx: &Ctx) -> Option<(dashboard::ProjectTimelineInput, usize)> {
+    wait_until(ctx, |w| {
+        w.call.timeline.len() > w.handed_on || w.call.saga_finished
     })
     .await;
-    let (input, recorded) =
-        ctx.state(|w| (w.call.projection_input(projected), w.call.timeline.len()));
-    (recorded > projected).then_some((input, recorded))
+    ctx.state(|w| {
+        let recorded = w.call.timeline.len();
+        (recorded > w.handed_on).then(|| (w.call.projection_input(w.handed_on), recorded))
+    })
 }
 
 /// Phase 1: the call waits for its payment, a cancel, or the end of `PAYMENT_WINDOW`.

@@ -18,7 +18,7 @@ mod messages;
 mod saga;
 mod state;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use temporalio_common::search_attributes::SearchAttributes;
 use temporalio_macros::{workflow, workflow_methods};
@@ -28,6 +28,7 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::common::error::IncomingError;
 
+pub use lanes::RESULTS_PROJECTION_PATCH;
 pub use messages::{
     CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput, FeePolicy, PayOutcome,
     PayRequest, PayResult, TripStepRequest,
@@ -37,13 +38,18 @@ pub use state::{
     SEARCH_ATTRIBUTES, SERVICE_AREA,
 };
 
-use crate::contracts::{CALLER_TASK_QUEUE, payment};
+use crate::contracts::{CALLER_TASK_QUEUE, dashboard, payment};
 use crate::domain::{CallId, CallTransition, CallView};
 
 /// One designated-driver call, from request to the end of the trip or its compensation.
 #[workflow]
 pub struct DriverCallWorkflow {
     call: CallState,
+    /// How many of the timeline's events the history already hands the dashboard context.
+    handed_on: usize,
+    /// Patch `results-projection`: the start and each update's result hand the timeline on (the
+    /// dashboard reads them from the history), so only the run's own batches need a memo.
+    results_hand_on: bool,
 }
 
 #[workflow_methods]
@@ -53,6 +59,8 @@ impl DriverCallWorkflow {
     pub fn new(_ctx: &WorkflowContextView, input: DriverCallInput) -> Self {
         Self {
             call: CallState::new(input.call, input.policy),
+            handed_on: 0,
+            results_hand_on: false,
         }
     }
 
@@ -112,6 +120,7 @@ impl DriverCallWorkflow {
         let now = ctx.workflow_time();
         let outcome = ctx.state_mut(|w| w.call.on_payment_answer(now, payment_answer(result)));
         lanes::publish(ctx);
+        ctx.state_mut(Self::answered);
         Ok(PayResult {
             outcome,
             call: ctx.state(|w| w.call.view()),
@@ -137,6 +146,7 @@ impl DriverCallWorkflow {
     ) -> Result<CallView, HandlerError> {
         let view = self.call.catch(ctx.workflow_time(), &request)?;
         ctx.upsert_search_attributes(self.call.search_attributes());
+        self.answered();
         Ok(view)
     }
 
@@ -224,6 +234,7 @@ impl DriverCallWorkflow {
     ) -> Result<CallView, HandlerError> {
         let view = self.call.no_show(ctx.workflow_time(), &request.driver_id)?;
         ctx.upsert_search_attributes(self.call.search_attributes());
+        self.answered();
         Ok(view)
     }
 
@@ -247,6 +258,19 @@ impl DriverCallWorkflow {
         workflow_id
             .strip_prefix("call-")
             .and_then(|id| CallId::parse(id).ok())
+    }
+
+    /// The events a call opens with and its summary, as the dashboard context makes them from
+    /// the workflow's input and the time of its first workflow task (the workflow time the run
+    /// records them at): under patch `results-projection` no memo carries them, and this is the
+    /// very code the run records them with.
+    pub fn opening_projection(
+        input: DriverCallInput,
+        first_task_at: SystemTime,
+    ) -> dashboard::ProjectTimelineInput {
+        let mut call = CallState::new(input.call, input.policy);
+        call.made(Some(first_task_at));
+        call.projection_input(0)
     }
 
     /// The search attributes a call starts with, so it is found by them from its first moment
@@ -276,7 +300,17 @@ impl DriverCallWorkflow {
             .call
             .trip_step(ctx.workflow_time(), &request.driver_id, transition)?;
         ctx.upsert_search_attributes(self.call.search_attributes());
+        self.answered();
         Ok(view)
+    }
+
+    /// An update is about to answer with the call's view, whose timeline the dashboard context
+    /// reads from the update's completion in the history (patch `results-projection`): those
+    /// events are handed on, and the projection lane need not upsert them as a memo.
+    fn answered(&mut self) {
+        if self.results_hand_on {
+            self.handed_on = self.call.timeline.len();
+        }
     }
 }
 
