@@ -9,6 +9,7 @@ mod error;
 mod extract;
 pub mod fares;
 pub mod identity;
+mod live;
 mod openapi;
 mod routes;
 mod workflow;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub catches: CatcherStore,
     /// The myPage read model.
     pub dashboards: DashboardStore,
+    /// Its newest events, read once for every open call stream.
+    live: live::ReadModelTail,
     /// The time limits new calls get.
     pub policy: Arc<CallPolicy>,
     /// Sign-in, access tokens and driver accounts.
@@ -69,11 +72,13 @@ impl AppState {
         fares: fares::Fares,
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
+        let dashboards = DashboardStore::open_reader(&stores.dashboard_database_url())?;
         Ok(Self {
             temporal: workflow::Temporal::new(temporal, config.temporal_retry_deadline),
             payments: PaymentStore::open_reader(&stores.payment_database_url())?,
             catches: CatcherStore::open_reader(&stores.catcher_database_url())?,
-            dashboards: DashboardStore::open_reader(&stores.dashboard_database_url())?,
+            dashboards: dashboards.clone(),
+            live: live::ReadModelTail::new(dashboards),
             policy: Arc::new(config.call_policy()),
             identity,
             fares,

@@ -7,7 +7,7 @@ mod temporal;
 
 use serde_json::{Map, Value};
 
-pub use temporal::{ConnectError, TemporalConfig, connect_temporal, temporal_answers};
+pub use temporal::{Compression, ConnectError, TemporalConfig, connect_temporal, temporal_answers};
 
 use std::time::Duration;
 

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, GrpcCompression, Url,
+};
 
 /// The Temporal connection. The SDK's environment configuration is read first (so
-/// `TEMPORAL_API_KEY`, `TEMPORAL_TLS*` and `temporal.toml` profiles work too); these two win.
+/// `TEMPORAL_API_KEY`, `TEMPORAL_TLS*` and `temporal.toml` profiles work too); these win.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TemporalConfig {
     /// The Temporal frontend, `host:port` (or a URL).
@@ -15,6 +17,21 @@ pub struct TemporalConfig {
     /// The Temporal namespace.
     #[arg(long, env = "TEMPORAL_NAMESPACE", default_value = "default")]
     pub temporal_namespace: String,
+    /// gRPC compression on the Temporal connection. `none` by default: next to the server (the
+    /// same host, cluster or data centre) gzip only costs CPU on both ends, the server's most of
+    /// all, since it then compresses every history and task it sends (docs/bench.md measures
+    /// it). `gzip` (the SDK's own default) is for a link where bytes cost more than CPU.
+    #[arg(long, env = "TEMPORAL_GRPC_COMPRESSION", value_enum, default_value_t = Compression::None)]
+    pub temporal_grpc_compression: Compression,
+}
+
+/// The gRPC compression of the Temporal connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    /// Plain messages.
+    None,
+    /// Gzip-compressed requests and responses.
+    Gzip,
 }
 
 /// Why no Temporal client could be made.
@@ -45,6 +62,10 @@ pub async fn connect_temporal(temporal: &TemporalConfig) -> Result<Client, Conne
             .map_err(|e| ConnectError::Config(format!("{e:?}")))?;
     connection_options.target = temporal_url(&temporal.temporal_address, &connection_options)?;
     client_options.namespace = temporal.temporal_namespace.clone();
+    connection_options.grpc_compression = match temporal.temporal_grpc_compression {
+        Compression::None => GrpcCompression::None,
+        Compression::Gzip => GrpcCompression::Gzip,
+    };
     let started = std::time::Instant::now();
     let connect = || Connection::connect(connection_options.clone());
     let connection = connect

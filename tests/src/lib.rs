@@ -21,7 +21,7 @@ use anyhow::{Context as _, bail};
 use driver_call_api::fares::{FareConfig, Fares};
 use driver_call_api::identity::{Identity, IdentityConfig};
 use driver_call_api::{ApiConfig, AppState};
-use driver_call_runtime::TemporalConfig;
+use driver_call_runtime::{Compression, TemporalConfig};
 use driver_call_stores::catcher::CatchRecord;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore};
 use driver_call_worker::{Context, WorkerConfig};
@@ -266,6 +266,7 @@ async fn serve_everything(
             temporal: TemporalConfig {
                 temporal_address: address.clone(),
                 temporal_namespace: "default".to_owned(),
+                temporal_grpc_compression: Compression::None,
             },
             stores: workers.stores.clone(),
             identity: identity_config.clone(),

@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use driver_call_stores::dashboard::{CallSummary, DashboardStore, StreamedEvent, SummaryCursor};
 use driver_call_workflows::domain::{CallStatus, MobileNumber, TimelineEvent};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -210,17 +210,9 @@ async fn call_events(
     call: OnCall<Follow>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let call_id = call.call_id.to_string();
     let after = last_event_id(&headers)?;
-    let store = state.dashboards.clone();
-    let stream = poll_events(
-        after,
-        move |cursor| {
-            let (store, call_id) = (store.clone(), call_id.clone());
-            async move { store.call_events_after(&call_id, cursor).await }
-        },
-        |e| e.seq,
-    );
+    let events = state.live.call_events(call.call_id.to_string(), after);
+    let stream = events.map(|event| Ok(sse_event(&event, event.seq)));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
@@ -313,15 +305,20 @@ where
             }
         }
     });
-    use futures::StreamExt;
     batches.flat_map(move |events| {
-        futures::stream::iter(events.into_iter().map(move |event| {
-            let sse = Event::default()
-                .id(id_of(&event).to_string())
-                .event(event.event.clone())
-                .json_data(&event)
-                .unwrap_or_default();
-            Ok(sse)
-        }))
+        futures::stream::iter(
+            events
+                .into_iter()
+                .map(move |event| Ok(sse_event(&event, id_of(&event)))),
+        )
     })
+}
+
+/// An event as SSE: its name, its JSON, and the `id:` a client resumes from.
+fn sse_event(event: &StreamedEvent, id: i64) -> Event {
+    Event::default()
+        .id(id.to_string())
+        .event(event.event.clone())
+        .json_data(event)
+        .unwrap_or_default()
 }
