@@ -174,7 +174,10 @@ impl CatcherStore {
 
     /// Open offers in any of `areas` (case-insensitive), oldest first: one query however many
     /// areas a driver serves (the offers stream asks twice a second).
-    pub async fn open_offers_in(&self, areas: &[&str]) -> Result<Vec<OpenOffer>, StoreError> {
+    pub async fn open_offers_in(
+        &self,
+        areas: &[impl AsRef<str>],
+    ) -> Result<Vec<OpenOffer>, StoreError> {
         if areas.is_empty() {
             return Ok(Vec::new());
         }
@@ -185,7 +188,7 @@ impl CatcherStore {
         );
         let mut query = sqlx::query_as(&sql);
         for area in areas {
-            query = query.bind(area.trim().to_lowercase());
+            query = query.bind(area.as_ref().trim().to_lowercase());
         }
         Ok(query.fetch_all(&self.db.pool).await?)
     }

@@ -166,7 +166,6 @@ pub(crate) fn parse_stored<T>(
     parse(value).ok_or_else(|| StoreError::Corrupt(value.to_owned()))
 }
 
-/// A time as the API-owned tables hold it: RFC 3339 UTC with milliseconds (sorts as text).
 /// `$1, $2, ..., $n`: the placeholders of an `IN (...)` list of `n` values.
 pub(crate) fn placeholders(n: usize) -> String {
     (1..=n)
@@ -175,6 +174,7 @@ pub(crate) fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// A time as the API-owned tables hold it: RFC 3339 UTC with milliseconds (sorts as text).
 pub(crate) fn format_time(time: std::time::SystemTime) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }

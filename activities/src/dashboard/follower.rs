@@ -287,13 +287,7 @@ impl TimelineReader {
                 None
             }
             Some(Attributes::WorkflowTaskStartedEventAttributes(_)) => {
-                self.task_started_at = event.event_time.as_ref().map(|t| {
-                    UNIX_EPOCH
-                        + Duration::new(
-                            u64::try_from(t.seconds).unwrap_or(0),
-                            u32::try_from(t.nanos).unwrap_or(0),
-                        )
-                });
+                self.task_started_at = event_time(event);
                 None
             }
             Some(Attributes::WorkflowTaskCompletedEventAttributes(_)) => {
@@ -342,6 +336,14 @@ impl TimelineReader {
         self.seen = batch.events.last()?.seq;
         Some(batch)
     }
+}
+
+/// When the server recorded `event`.
+fn event_time(event: &HistoryEvent) -> Option<SystemTime> {
+    let at = event.event_time.as_ref()?;
+    let seconds = u64::try_from(at.seconds).ok()?;
+    let nanos = u32::try_from(at.nanos).ok()?;
+    Some(UNIX_EPOCH + Duration::new(seconds, nanos))
 }
 
 /// The details key under which the SDK records a patch marker's id.

@@ -70,11 +70,7 @@ async fn open_offers(
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
     let areas = access::offers_areas(&caller, query.area.as_deref())?;
-    Ok(Json(state.catches.open_offers_in(&as_strs(&areas)).await?))
-}
-
-fn as_strs(areas: &[String]) -> Vec<&str> {
-    areas.iter().map(String::as_str).collect()
+    Ok(Json(state.catches.open_offers_in(&areas).await?))
 }
 
 /// How often an offers stream looks at the catcher database.
@@ -124,7 +120,7 @@ async fn offer_events(
         async move {
             loop {
                 ticks.tick().await;
-                let offers = match catches.open_offers_in(&as_strs(&areas)).await {
+                let offers = match catches.open_offers_in(&areas).await {
                     Ok(offers) => offers,
                     Err(error) => {
                         tracing::warn!(%error, "offers stream ended: the catcher store failed");
