@@ -1,15 +1,15 @@
-//! Quoted fares (spec section 9): the tariff operators configure (`FARE_TABLE`, owned by the
-//! payment context's side of the business, `driver_call_activities::payment::tariff`) and the
+//! Quoted fares (spec section 9): the tariff operators configure (`FARE_TABLE`, in the domain:
+//! `driver_call_workflows::domain::tariff`) and the
 //! quotes the API gives customers, kept in its own quote store and used by one call each.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT;
-use driver_call_activities::payment::tariff::{Tariff, TariffError};
 use driver_call_stores::QuoteStore;
 use driver_call_stores::quote::{NewQuote, QuoteUse};
-use driver_call_workflows::domain::{AcceptedQuote, FareItem, Krw, MobileNumber};
+use driver_call_workflows::domain::DEFAULT_MIN_PAY_AMOUNT;
+use driver_call_workflows::domain::tariff::{Tariff, TariffError};
+use driver_call_workflows::domain::{AcceptedQuote, CallArea, FareItem, Krw, MobileNumber};
 
 use crate::ApiError;
 
@@ -19,7 +19,7 @@ pub const QUOTE_VALIDITY: Duration = Duration::from_secs(10 * 60);
 /// Settings of fares.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FareConfig {
-    /// The tariff (a TOML file; see `activities/src/payment/default-fare-table.toml`). Unset, the
+    /// The tariff (a TOML file; see `workflows/src/domain/default-fare-table.toml`). Unset, the
     /// built-in tariff of the six default areas.
     #[arg(long, env = "FARE_TABLE")]
     pub fare_table: Option<PathBuf>,
@@ -79,6 +79,21 @@ impl Fares {
             quotes,
             minimum,
         })
+    }
+
+    /// The tariff: its places, areas and fares.
+    pub fn tariff(&self) -> &Tariff {
+        &self.tariff
+    }
+
+    /// Where a call from `location` is dispatched: its place's area (or, for a place the tariff
+    /// does not know, the first word of the location) and that area's neighbours.
+    pub fn call_area(&self, location: &str) -> CallArea {
+        let area = self.tariff.area_of(location);
+        CallArea {
+            neighbours: self.tariff.neighbours(&area),
+            area,
+        }
     }
 
     /// The quote store (for `/readyz`).

@@ -7,7 +7,6 @@
 mod approval;
 mod breaker;
 mod gateway;
-pub mod tariff;
 mod worker;
 
 use std::sync::Arc;
@@ -32,8 +31,7 @@ pub use gateway::{
 };
 pub use worker::{GatewayConfig, PaymentConfig, PaymentFault, payment_worker};
 
-/// The spec's minimum fare (`MIN_PAY_AMOUNT`).
-pub const DEFAULT_MIN_PAY_AMOUNT: i64 = 5000;
+pub use driver_call_workflows::domain::DEFAULT_MIN_PAY_AMOUNT;
 
 /// A fault to inject for failure drills; never set in production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

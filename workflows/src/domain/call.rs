@@ -133,11 +133,7 @@ impl Location {
     /// The service area the location lies in: its first word, lower-cased
     /// (`"Kangnam station exit 5"` is in `kangnam`). Service areas are matched case-insensitively.
     pub fn service_area(&self) -> String {
-        self.0
-            .split(|c: char| c.is_whitespace() || c == ',' || c == '/')
-            .find(|w| !w.is_empty())
-            .unwrap_or_default()
-            .to_lowercase()
+        super::tariff::first_word(&self.0)
     }
 }
 
@@ -335,9 +331,34 @@ pub struct NewCall {
     /// The quote the call was made with, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<super::AcceptedQuote>,
+    /// Where the call is dispatched, from the tariff's places; calls made before places had
+    /// areas have none, and are dispatched by the first word of their location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<CallArea>,
+}
+
+/// Where a call is dispatched (spec section 9, "Places and areas"): its pickup place's service
+/// area and the areas neighbouring it, from the tariff when the call was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallArea {
+    /// The service area of the pickup place (lower-case).
+    pub area: String,
+    /// The areas neighbouring it (lower-case), offered to after the first `OFFER_WINDOW`.
+    #[serde(default)]
+    pub neighbours: Vec<String>,
 }
 
 impl NewCall {
+    /// The service area the call is dispatched in: its place's, or (calls made before places had
+    /// areas) the first word of its location.
+    pub fn service_area(&self) -> String {
+        match &self.area {
+            Some(area) => area.area.clone(),
+            None => self.location.service_area(),
+        }
+    }
+
     /// Checks a free-text destination (optional; blank means none).
     pub fn parse_destination(s: Option<&str>) -> Result<Option<String>, DomainError> {
         let Some(trimmed) = s.map(str::trim).filter(|t| !t.is_empty()) else {

@@ -3,12 +3,19 @@
 mod call;
 mod call_status;
 mod quote;
+pub mod tariff;
 mod timeline;
 
-pub use call::{CallId, Driver, DriverId, Krw, Location, MobileNumber, NewCall, PayType};
+pub use call::{CallArea, CallId, Driver, DriverId, Krw, Location, MobileNumber, NewCall, PayType};
 pub use call_status::{CallStatus, CallTransition, TransitionRefused};
 pub use quote::{AcceptedQuote, FareItem};
 pub use timeline::{CallView, CancellationFee, EventName, TimelineEvent};
+
+/// The spec's default service areas (`SERVICE_AREAS`).
+pub const DEFAULT_SERVICE_AREAS: &str = "kangnam,dongjak,nowon,mapo,jongro,bundang";
+
+/// The spec's minimum fare (`MIN_PAY_AMOUNT`).
+pub const DEFAULT_MIN_PAY_AMOUNT: i64 = 5000;
 
 /// Why a value from outside (an HTTP body, a CLI payload) is not a valid part of a call.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

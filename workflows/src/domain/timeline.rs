@@ -46,11 +46,15 @@ pub enum EventName {
     CancellationFeeCharged,
     /// The customer never met the driver.
     NoShow,
+    /// Nobody caught the call within `OFFER_WINDOW`: it is offered to more drivers.
+    OfferWidened,
+    /// An operator assigned the call to a driver (assigned dispatch).
+    CallAssigned,
 }
 
 impl EventName {
     /// Every event name.
-    pub const ALL: [EventName; 18] = [
+    pub const ALL: [EventName; 20] = [
         EventName::CallMade,
         EventName::PaymentApproved,
         EventName::PaymentRejected,
@@ -69,6 +73,8 @@ impl EventName {
         EventName::QuoteAccepted,
         EventName::CancellationFeeCharged,
         EventName::NoShow,
+        EventName::OfferWidened,
+        EventName::CallAssigned,
     ];
 
     /// The spec's spelling.
@@ -92,6 +98,8 @@ impl EventName {
             EventName::QuoteAccepted => "QuoteAccepted",
             EventName::CancellationFeeCharged => "CancellationFeeCharged",
             EventName::NoShow => "NoShow",
+            EventName::OfferWidened => "OfferWidened",
+            EventName::CallAssigned => "CallAssigned",
         }
     }
 

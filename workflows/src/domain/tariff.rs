@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use driver_call_workflows::domain::Krw;
+use super::Krw;
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,8 @@ pub struct Tariff {
     minimum_fare: Krw,
     late_night: LateNight,
     places: Vec<Place>,
+    /// Pairs of neighbouring areas, each pair once, as the table lists them.
+    neighbours: Vec<(String, String)>,
     seoul: TimeZone,
 }
 
@@ -65,6 +67,8 @@ pub struct Tariff {
 pub struct Place {
     /// The name customers type, as the table spells it.
     pub name: String,
+    /// The name the apps show beside it (Korean); the name itself when the table gives none.
+    pub label: String,
     /// The service area (one lower-case word) whose drivers the place belongs to.
     pub area: String,
     /// Latitude in degrees.
@@ -73,7 +77,7 @@ pub struct Place {
     pub lon: f64,
 }
 
-pub use driver_call_workflows::domain::FareItem;
+pub use super::FareItem;
 
 /// A priced trip: the fare, the road distance it charged and the breakdown that adds up to it.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,6 +186,29 @@ impl Tariff {
             })
     }
 
+    /// The service area a call from `location` is in (spec section 9, "Places and areas"): its
+    /// place's area when it names one of the tariff's places (longest name first), otherwise the
+    /// first word of the text, lower-cased.
+    pub fn area_of(&self, location: &str) -> String {
+        match self.place(location) {
+            Ok(place) => place.area.clone(),
+            Err(_) => first_word(location),
+        }
+    }
+
+    /// The areas that neighbour `area` (lower-case), in the table's order.
+    pub fn neighbours(&self, area: &str) -> Vec<String> {
+        let area = area.trim().to_lowercase();
+        self.neighbours
+            .iter()
+            .filter_map(|(a, b)| match () {
+                _ if *a == area => Some(b.clone()),
+                _ if *b == area => Some(a.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Prices a trip from `location` to `destination` starting at `at`, never below `minimum`
     /// (the caller's `MIN_PAY_AMOUNT`) nor the table's minimum fare.
     pub fn quote(
@@ -264,6 +291,16 @@ fn div_half_up(n: i64, d: i64) -> i64 {
     (n + d / 2).div_euclid(d)
 }
 
+/// The first word of a location, lower-cased: the area of a place the tariff does not know
+/// (`"Kangnam station exit 5"` is in `kangnam`).
+pub fn first_word(location: &str) -> String {
+    location
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '/')
+        .find(|w| !w.is_empty())
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
 /// The great-circle (haversine) distance between two places, in km.
 fn great_circle_km(a: &Place, b: &Place) -> f64 {
     let (lat1, lat2) = (a.lat.to_radians(), b.lat.to_radians());
@@ -307,6 +344,9 @@ struct RawTable {
     minimum_fare: Spanned<i64>,
     late_night: Option<RawLateNight>,
     places: Spanned<Vec<RawPlace>>,
+    /// Pairs of neighbouring areas, e.g. `[["kangnam", "bundang"]]`.
+    #[serde(default)]
+    neighbours: Vec<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// `[late_night]` as written.
@@ -323,6 +363,7 @@ struct RawLateNight {
 #[serde(deny_unknown_fields)]
 struct RawPlace {
     name: Spanned<String>,
+    label: Option<Spanned<String>>,
     area: Spanned<String>,
     lat: Spanned<f64>,
     lon: Spanned<f64>,
@@ -467,13 +508,31 @@ impl RawTable {
                     format!("the lon of `{name}` must be from -180 to 180 degrees, not {lon}"),
                 ));
             }
+            let label = match raw.label {
+                None => name.clone(),
+                Some(label) => {
+                    let label = label
+                        .get_ref()
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    if label.is_empty() {
+                        name.clone()
+                    } else {
+                        label
+                    }
+                }
+            };
             places.push(Place {
                 name,
+                label,
                 area,
                 lat,
                 lon,
             });
         }
+
+        let neighbours = validate_neighbours(self.neighbours, &places, fault)?;
 
         Ok(Tariff {
             base_fare,
@@ -482,10 +541,60 @@ impl RawTable {
             minimum_fare,
             late_night,
             places,
+            neighbours,
             // The bundled tz database always has Seoul; KST has been a DST-free UTC+9 since 1988.
             seoul: TimeZone::get(SEOUL).unwrap_or_else(|_| TimeZone::fixed(Offset::constant(9))),
         })
     }
+}
+
+/// Checks `neighbours`: each entry two different areas of the table's places, each pair once.
+fn validate_neighbours(
+    raw: Vec<Spanned<Vec<Spanned<String>>>>,
+    places: &[Place],
+    fault: impl Fn(Range<usize>, String) -> TariffError,
+) -> Result<Vec<(String, String)>, TariffError> {
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(raw.len());
+    for entry in raw {
+        let span = entry.span();
+        let areas = entry.into_inner();
+        let [a, b] = areas.as_slice() else {
+            return Err(fault(
+                span,
+                format!("a neighbours entry names two areas, not {}", areas.len()),
+            ));
+        };
+        let mut pair = Vec::with_capacity(2);
+        for area in [a, b] {
+            let name = area.get_ref().trim().to_lowercase();
+            if !places.iter().any(|p| p.area == name) {
+                let mut known: Vec<&str> = places.iter().map(|p| p.area.as_str()).collect();
+                known.sort_unstable();
+                known.dedup();
+                return Err(fault(
+                    area.span(),
+                    format!(
+                        "neighbours names `{}`, which is no place's area; the areas are {}",
+                        area.get_ref(),
+                        known.join(", ")
+                    ),
+                ));
+            }
+            pair.push(name);
+        }
+        let (a, b) = (pair[0].clone(), pair[1].clone());
+        if a == b {
+            return Err(fault(span, format!("`{a}` cannot neighbour itself")));
+        }
+        let listed = pairs
+            .iter()
+            .any(|(x, y)| (*x == a && *y == b) || (*x == b && *y == a));
+        if listed {
+            return Err(fault(span, format!("`{a}` and `{b}` are listed twice")));
+        }
+        pairs.push((a, b));
+    }
+    Ok(pairs)
 }
 
 #[cfg(test)]
@@ -508,6 +617,7 @@ mod tests {
     fn place(name: &str, lat: f64, lon: f64) -> Place {
         Place {
             name: name.to_owned(),
+            label: name.to_owned(),
             area: "test".to_owned(),
             lat,
             lon,
@@ -547,7 +657,7 @@ mod tests {
     #[test]
     fn builtin_table_covers_the_six_default_service_areas() {
         let tariff = Tariff::builtin();
-        for area in crate::catcher::DEFAULT_SERVICE_AREAS.split(',') {
+        for area in crate::domain::DEFAULT_SERVICE_AREAS.split(',') {
             let found = tariff.place(area).unwrap();
             assert_eq!(found.area, area);
         }
@@ -843,7 +953,8 @@ lon = 126.9019
             Tariff::load(None).unwrap().places().count(),
             Tariff::builtin().places().count()
         );
-        let path = std::env::temp_dir().join(format!("fare-table-{}.toml", uuid::Uuid::new_v4()));
+        // No uuid here: the workflows crate generates no ids (clippy.toml); the process is enough.
+        let path = std::env::temp_dir().join(format!("fare-table-{}.toml", std::process::id()));
         std::fs::write(&path, VALID).unwrap();
         let loaded = Tariff::load(Some(&path)).unwrap();
         std::fs::remove_file(&path).unwrap();
@@ -855,5 +966,107 @@ lon = 126.9019
             Tariff::load(Some(&path)),
             Err(TariffError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn every_builtin_place_is_in_its_tables_area() {
+        let tariff = Tariff::builtin();
+        let expected = [
+            ("Kangnam", "kangnam"),
+            ("Dongjak", "dongjak"),
+            ("Nowon", "nowon"),
+            ("Mapo", "mapo"),
+            ("Jongro", "jongro"),
+            ("Bundang", "bundang"),
+            ("Kangnam station", "kangnam"),
+            ("Seoul station", "jongro"),
+            ("Gwanghwamun", "jongro"),
+            ("Itaewon", "jongro"),
+            ("Hongdae", "mapo"),
+            ("Yeouido", "dongjak"),
+            ("Sadang", "dongjak"),
+            ("Jamsil", "kangnam"),
+            ("Pangyo", "bundang"),
+            ("Gimpo airport", "mapo"),
+            ("Ilsan", "ilsan"),
+            ("Suwon", "suwon"),
+            ("Incheon airport", "incheon"),
+        ];
+        assert_eq!(
+            tariff.places().count(),
+            expected.len(),
+            "a place without a row here"
+        );
+        for (name, area) in expected {
+            assert_eq!(tariff.area_of(name), area, "{name}");
+            assert_eq!(
+                tariff.area_of(&format!("{name} exit 3")),
+                area,
+                "{name} exit 3"
+            );
+            assert_eq!(
+                tariff.area_of(&name.to_uppercase()),
+                area,
+                "{name} in capitals"
+            );
+        }
+        // Not a place of the table: its first word, as before places existed.
+        assert_eq!(tariff.area_of("Busan station"), "busan");
+        assert_eq!(tariff.area_of("  nowon/Sanggye "), "nowon");
+    }
+
+    #[test]
+    fn every_builtin_place_has_a_korean_label() {
+        for place in Tariff::builtin().places() {
+            assert!(
+                place.label != place.name && !place.label.is_ascii(),
+                "{} has no Korean label",
+                place.name
+            );
+        }
+    }
+
+    #[test]
+    fn builtin_neighbours_are_the_spec_pairs_both_ways() {
+        let tariff = Tariff::builtin();
+        assert_eq!(tariff.neighbours("kangnam"), ["bundang", "dongjak"]);
+        assert_eq!(tariff.neighbours("Mapo"), ["dongjak", "jongro"]);
+        assert_eq!(tariff.neighbours("nowon"), ["jongro"]);
+        assert_eq!(tariff.neighbours("bundang"), ["kangnam"]);
+        assert!(tariff.neighbours("ilsan").is_empty());
+    }
+
+    #[test]
+    fn neighbours_naming_an_unknown_area_are_refused_with_their_line() {
+        let text = VALID.replace(
+            "minimum_fare = 10000",
+            "minimum_fare = 10000\nneighbours = [\n  [\"mapo\", \"busan\"],\n]",
+        );
+        let error = Tariff::parse(&text).unwrap_err();
+        let TariffError::Table { line, message } = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(*line, 5, "{message}");
+        assert!(message.contains("`busan`"), "{message}");
+        let twice = VALID.replace(
+            "minimum_fare = 10000",
+            "minimum_fare = 10000\nneighbours = [[\"mapo\", \"mapo\"]]",
+        );
+        assert!(
+            Tariff::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("itself")
+        );
+        let three = VALID.replace(
+            "minimum_fare = 10000",
+            "minimum_fare = 10000\nneighbours = [[\"mapo\"]]",
+        );
+        assert!(
+            Tariff::parse(&three)
+                .unwrap_err()
+                .to_string()
+                .contains("two areas")
+        );
     }
 }
