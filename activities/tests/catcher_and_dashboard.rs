@@ -29,6 +29,7 @@ fn offer(call_id: CallId, location: &str) -> OfferCallInput {
         location: Location::parse(location).unwrap(),
         destination: Some("Home".to_owned()),
         pay_amount: Krw::new(15000).unwrap(),
+        area: None,
     }
 }
 

@@ -55,7 +55,7 @@ impl Parties {
     pub fn of_new(call: &NewCall) -> Self {
         Self {
             customer: call.mobile.as_ref().to_owned(),
-            area: call.location.service_area(),
+            area: call.service_area(),
             driver: None,
         }
     }
@@ -70,7 +70,15 @@ impl FromRequestParts<AppState> for Principal {
                 "sign in first: send `Authorization: Bearer <accessToken>`".to_owned(),
             )
         })?;
-        Ok(state.identity.verify(&token).await?)
+        let mut principal = state.identity.verify(&token).await?;
+        // Every request of a driver's is word from them (spec section 9, "Dispatch"); the
+        // account they act with says whether they are still online.
+        if let Some(driver) = principal.driver.take() {
+            state.presence.heard(&driver.username);
+            let now = std::time::SystemTime::now();
+            principal.driver = Some(driver.present(now, state.presence.timeout()));
+        }
+        Ok(principal)
     }
 }
 
@@ -165,6 +173,33 @@ pub(crate) fn offers_areas(
     }
 }
 
+/// Whether the call is on offer to `driver` now (spec section 9, "Dispatch"): they are available
+/// (online and heard from, not on a call) and its offer reaches one of their areas. Anyone else
+/// is answered 404, exactly as for a call that does not exist; a caught or closed offer that did
+/// reach them is left to the workflow, which answers 409.
+pub(crate) async fn offered_to(
+    state: &AppState,
+    driver: &DriverRecord,
+    call_id: &CallId,
+) -> Result<(), ApiError> {
+    let not_offered = || ApiError::NotFound(format!("no call {call_id} is on offer to you"));
+    let offers = state.catches.offers_of(&[call_id.to_string()]).await?;
+    let Some(offer) = offers.first() else {
+        return Err(not_offered());
+    };
+    // Their own catch, asked again: the workflow says it is caught already.
+    if offer.driver_id.as_deref() == Some(driver.username.as_str()) {
+        return Ok(());
+    }
+    if !offer.reaches(&driver.areas)
+        || !driver.online
+        || state.catches.on_a_call(&driver.username).await?
+    {
+        return Err(not_offered());
+    }
+    Ok(())
+}
+
 /// The driver who acts: the signed-in driver's account, whatever the body says of the name; a
 /// body naming another driver is 403.
 pub(crate) fn acting_driver(
@@ -220,7 +255,8 @@ pub(crate) enum CallRule {
     Read,
     /// Pay or cancel: its customer.
     CustomerActs,
-    /// Catch: a driver serving the call's area.
+    /// Catch: a driver (whether the call is offered to them, by its offer's reach and their
+    /// availability, is the catch route's to decide: [`offered_to`]).
     Catch,
     /// A trip step: the driver who caught the call.
     DriverActs,
@@ -248,10 +284,7 @@ impl CallRule {
         match (caller.role, self) {
             (Role::Operator, _) => true,
             (Role::Customer, _) => parties.customer == caller.subject,
-            (Role::Driver, CallRule::Catch) => caller
-                .driver
-                .as_ref()
-                .is_some_and(|d| d.areas.contains(&parties.area)),
+            (Role::Driver, CallRule::Catch) => true,
             (Role::Driver, _) => parties.driver.as_deref() == Some(caller.subject.as_str()),
         }
     }
@@ -434,6 +467,7 @@ mod tests {
                 areas: areas.iter().map(|a| (*a).to_owned()).collect(),
                 disabled_at: None,
                 created_at: String::new(),
+                last_seen_at: None,
                 token_generation: 1,
             }),
         }
@@ -463,7 +497,7 @@ mod tests {
     }
 
     #[test]
-    fn a_driver_reads_and_steps_only_the_calls_they_caught_and_catches_only_in_their_areas() {
+    fn a_driver_reads_and_steps_only_the_calls_they_caught_and_may_ask_to_catch_any() {
         let kim = principal(Role::Driver, "kim", &["kangnam"]);
         let lee = principal(Role::Driver, "lee", &["mapo"]);
         assert!(CallRule::DriverActs.admits(&kim, &caught_by(Some("kim"))));
@@ -472,8 +506,9 @@ mod tests {
         assert!(!CallRule::Follow.admits(&lee, &caught_by(Some("kim"))));
         assert!(!CallRule::DriverActs.admits(&lee, &caught_by(Some("kim"))));
         assert!(!CallRule::Read.admits(&kim, &caught_by(None)));
+        // Whom an offer reaches widens as it waits: the catch route asks the offer itself.
         assert!(CallRule::Catch.admits(&kim, &caught_by(None)));
-        assert!(!CallRule::Catch.admits(&lee, &caught_by(None)));
+        assert!(CallRule::Catch.admits(&lee, &caught_by(None)));
     }
 
     #[test]

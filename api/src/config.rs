@@ -35,6 +35,12 @@ pub struct ApiConfig {
     /// How long an arrived driver waits before they may mark the customer a no-show (e.g. `10m`).
     #[arg(long, env = "NO_SHOW_WAIT", default_value = "10m", value_parser = humantime_duration)]
     pub no_show_wait: Duration,
+    /// How long each dispatch tier lasts before the offer widens to more drivers (e.g. `30s`).
+    #[arg(long, env = "OFFER_WINDOW", default_value = "30s", value_parser = humantime_duration)]
+    pub offer_window: Duration,
+    /// A driver not heard from this long is offline until they go online again (e.g. `90s`).
+    #[arg(long, env = "PRESENCE_TIMEOUT", default_value = "90s", value_parser = humantime_duration)]
+    pub presence_timeout: Duration,
     /// How long a request keeps retrying an unavailable Temporal before it answers 503.
     #[arg(long, env = "TEMPORAL_RETRY_DEADLINE", default_value = "15s", value_parser = humantime_duration)]
     pub temporal_retry_deadline: Duration,
@@ -69,6 +75,7 @@ impl ApiConfig {
                 cancel_fee: Krw::new(i64::from(self.cancel_fee)).unwrap_or(Krw::DEFAULT_CANCEL_FEE),
                 no_show_wait_secs: self.no_show_wait.as_secs(),
             }),
+            offer_window_secs: Some(self.offer_window.as_secs().max(1)),
         }
     }
 }

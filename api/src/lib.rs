@@ -10,7 +10,9 @@ mod extract;
 pub mod fares;
 pub mod identity;
 mod live;
+mod offers;
 mod openapi;
+mod presence;
 mod routes;
 mod workflow;
 
@@ -43,6 +45,10 @@ pub struct AppState {
     pub dashboards: DashboardStore,
     /// Its newest events, read once for every open call stream.
     live: live::ReadModelTail,
+    /// The open offers and busy drivers, read once for every open offers stream.
+    offers: offers::OfferFeed,
+    /// Which drivers this process heard from.
+    presence: presence::Presence,
     /// The time limits new calls get.
     pub policy: Arc<CallPolicy>,
     /// Sign-in, access tokens and driver accounts.
@@ -73,12 +79,16 @@ impl AppState {
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
         let dashboards = DashboardStore::open_reader(&stores.dashboard_database_url())?;
+        let catches = CatcherStore::open_reader(&stores.catcher_database_url())?;
+        let drivers = identity.store().clone();
         Ok(Self {
             temporal: workflow::Temporal::new(temporal, config.temporal_retry_deadline),
             payments: PaymentStore::open_reader(&stores.payment_database_url())?,
-            catches: CatcherStore::open_reader(&stores.catcher_database_url())?,
+            catches: catches.clone(),
             dashboards: dashboards.clone(),
             live: live::ReadModelTail::new(dashboards),
+            offers: offers::OfferFeed::new(catches, drivers.clone()),
+            presence: presence::Presence::new(drivers, config.presence_timeout),
             policy: Arc::new(config.call_policy()),
             identity,
             fares,

@@ -348,7 +348,7 @@ mod tests {
         let pay = &created["pay_call"];
         assert_eq!(pay["operationId"], "pay_call", "{created}");
         assert_eq!(pay["parameters"]["call_id"], "$response.body#/callId");
-        assert_eq!(created.as_object().map(|links| links.len()), Some(12));
+        assert_eq!(created.as_object().map(|links| links.len()), Some(13));
         let offers = &document["paths"]["/catches"]["get"]["responses"]["200"];
         assert!(offers["links"].is_null(), "{offers}");
     }

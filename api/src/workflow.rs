@@ -13,8 +13,8 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::CALLER_TASK_QUEUE;
 use driver_call_workflows::domain::{CallId, CallView, NewCall};
 use driver_call_workflows::driver_call::{
-    CALL_STATUS, CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest, DRIVER_ID, DenyRequest,
-    DriverCallInput, PayRequest, PayResult, SERVICE_AREA, TripStepRequest,
+    AssignRequest, CALL_STATUS, CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest,
+    DRIVER_ID, DenyRequest, DriverCallInput, PayRequest, PayResult, SERVICE_AREA, TripStepRequest,
 };
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
@@ -203,6 +203,23 @@ pub(crate) async fn catch(
         .patiently(|| async {
             let result = handle(&temporal.client, call_id)
                 .execute_update(DriverCallWorkflow::catch, request.clone(), options.clone())
+                .await;
+            update_answer(&temporal.client, call_id, result).await
+        })
+        .await
+}
+
+/// Runs the `assign` update (an operator's assigned dispatch).
+pub(crate) async fn assign(
+    temporal: &Temporal,
+    call_id: &CallId,
+    request: AssignRequest,
+) -> Result<CallView, ApiError> {
+    let options = update_options();
+    temporal
+        .patiently(|| async {
+            let result = handle(&temporal.client, call_id)
+                .execute_update(DriverCallWorkflow::assign, request.clone(), options.clone())
                 .await;
             update_answer(&temporal.client, call_id, result).await
         })

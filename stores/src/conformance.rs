@@ -29,6 +29,7 @@ macro_rules! conformance_tests {
             a_partial_refund_keeps_the_fee_once_and_only_for_an_approved_payment: "payment",
             an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_reopens: "catcher",
             a_drivers_completed_trips_are_listed_from_a_time_on: "catcher",
+            an_offer_widens_and_every_change_is_numbered_in_order: "catcher",
             projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back: "dashboard",
             a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
             one_follower_holds_the_lease_until_it_lapses: "dashboard",
@@ -38,6 +39,7 @@ macro_rules! conformance_tests {
             code_requests_are_limited_per_number_within_a_sliding_window: "identity",
             disabling_a_driver_revokes_their_tokens_and_usernames_are_unique: "identity",
             customers_are_recorded_once_and_a_new_operator_password_revokes_tokens: "identity",
+            a_driver_not_heard_from_goes_offline_and_every_change_is_numbered: "identity",
         );
     };
     (@each $fresh:path, $($check:ident: $context:literal),* $(,)?) => {
@@ -48,6 +50,15 @@ macro_rules! conformance_tests {
             }
         )*
     };
+}
+
+/// The numbers of the changes to `what` (a call, a driver) among `changes`, in their order.
+fn numbers_of(changes: &[(i64, String)], what: &str) -> Vec<i64> {
+    changes
+        .iter()
+        .filter(|(_, changed)| changed == what)
+        .map(|(number, _)| *number)
+        .collect()
 }
 
 fn new_call_id() -> CallId {
@@ -234,6 +245,7 @@ fn offer(call_id: CallId) -> OfferCallInput {
         location: Location::parse("Mapo Hapjeong").expect("location"),
         destination: Some("Home".to_owned()),
         pay_amount: Krw::new(15000).expect("amount"),
+        area: None,
     }
 }
 
@@ -284,6 +296,94 @@ pub async fn an_offer_is_listed_by_area_until_caught_and_a_closed_offer_never_re
         .expect("offer");
     let closed = store.find(&id).await.expect("find").expect("row");
     assert_eq!(closed.status, CatchStatus::Withdrawn, "{url}");
+}
+
+/// An offer reaches its own area, then the areas it widens to, then everyone; who holds a call
+/// is known; every change (open, widen, catch, close) is numbered once, in order, and a retry
+/// or a change to a closed offer numbers nothing.
+pub async fn an_offer_widens_and_every_change_is_numbered_in_order(url: &str) {
+    let store = CatcherStore::connect(url).await.expect("catcher store");
+    let start = store.newest_change().await.expect("newest");
+    let call_id = new_call_id();
+    let id = call_id.to_string();
+    for _ in 0..2 {
+        store
+            .open_offer(&offer(call_id), "MAPO")
+            .await
+            .expect("offer");
+    }
+    let reaches = |areas: &[&str]| {
+        let areas: Vec<String> = areas.iter().map(|a| (*a).to_owned()).collect();
+        let store = store.clone();
+        let id = id.clone();
+        async move {
+            let open = store.open_offers_in(&areas).await.expect("offers");
+            open.iter().any(|o| o.call_id == id)
+        }
+    };
+    assert!(reaches(&["mapo"]).await, "{url}");
+    assert!(!reaches(&["dongjak", "busan"]).await, "{url}");
+    let widened = ["mapo".to_owned(), "dongjak".to_owned()];
+    for _ in 0..2 {
+        store.widen(&call_id, &widened, false).await.expect("widen");
+    }
+    assert!(reaches(&["dongjak"]).await, "{url}");
+    assert!(!reaches(&["busan"]).await, "{url}");
+    store.widen(&call_id, &widened, true).await.expect("widen");
+    assert!(reaches(&["busan"]).await, "{url}: everyone");
+    let live = store
+        .offers_of(std::slice::from_ref(&id))
+        .await
+        .expect("offer");
+    assert_eq!(live[0].areas, ["dongjak", "mapo"], "{url}");
+    assert!(live[0].everyone && live[0].offer.area == "mapo", "{url}");
+
+    let driver = Driver::parse(&format!("d-{}", &id[..8]), "Kim").expect("driver");
+    assert!(
+        !store
+            .on_a_call(driver.driver_id.as_ref())
+            .await
+            .expect("busy"),
+        "{url}"
+    );
+    store.record_catch(&call_id, &driver).await.expect("catch");
+    assert!(
+        store
+            .on_a_call(driver.driver_id.as_ref())
+            .await
+            .expect("busy"),
+        "{url}"
+    );
+    assert!(!reaches(&["mapo"]).await, "{url}: caught");
+    store
+        .close(&call_id, CatchStatus::Completed)
+        .await
+        .expect("close");
+    assert!(
+        !store
+            .on_a_call(driver.driver_id.as_ref())
+            .await
+            .expect("busy"),
+        "{url}"
+    );
+    store
+        .widen(&call_id, &widened, false)
+        .await
+        .expect("widen a closed offer");
+    store
+        .close(&call_id, CatchStatus::Withdrawn)
+        .await
+        .expect("close again");
+
+    let changes = store.changes_after(start).await.expect("changes");
+    let mine = numbers_of(&changes, &id);
+    // open, widen, widen to everyone, catch, close: five, each once.
+    assert_eq!(mine.len(), 5, "{url}: {changes:?}");
+    assert!(mine.windows(2).all(|w| w[0] < w[1]), "{url}: {mine:?}");
+    assert!(
+        store.newest_change().await.expect("newest") >= mine[4],
+        "{url}"
+    );
 }
 
 /// A driver's earnings come from the trips they completed since a time (the start of their
@@ -699,6 +799,69 @@ fn new_driver<'a>(username: &'a str, areas: &'a [String]) -> NewDriverRecord<'a>
     }
 }
 
+/// A driver heard from stays online; one not heard from within the timeout is taken offline by
+/// the next word from them (and stays so until they go online again); going online, offline, a
+/// disable and being taken offline are each numbered once, in order.
+pub async fn a_driver_not_heard_from_goes_offline_and_every_change_is_numbered(url: &str) {
+    let store = IdentityStore::connect(url).await.expect("identity store");
+    let start = store.newest_driver_change().await.expect("newest");
+    let areas = vec!["mapo".to_owned()];
+    let name = format!("p-{}", &new_call_id().to_string()[..8]);
+    store
+        .register_driver(new_driver(&name, &areas), at(0))
+        .await
+        .expect("register");
+    let timeout = Duration::from_secs(90);
+    let online = store.set_online(&name, true, at(10)).await.expect("online");
+    let online = online.expect("driver");
+    assert!(online.clone().present(at(99), timeout).online, "{url}");
+    assert!(
+        !online.present(at(101), timeout).online,
+        "{url}: silent too long"
+    );
+
+    // Heard within the timeout: still online, and seen later.
+    let gone = store.heard_from(&[(name.clone(), at(60))], timeout).await;
+    assert!(gone.expect("heard").is_empty(), "{url}");
+    let driver = account_driver(&store, &name).await;
+    assert!(driver.clone().present(at(140), timeout).online, "{url}");
+    // Heard only after the timeout: taken offline, though heard now.
+    let gone = store.heard_from(&[(name.clone(), at(200))], timeout).await;
+    assert_eq!(gone.expect("heard"), std::slice::from_ref(&name), "{url}");
+    let driver = account_driver(&store, &name).await;
+    assert!(!driver.online, "{url}");
+    assert!(!driver.present(at(201), timeout).online, "{url}");
+    // An older word changes nothing.
+    store
+        .heard_from(&[(name.clone(), at(150))], timeout)
+        .await
+        .expect("heard");
+    assert_eq!(
+        account_driver(&store, &name).await.last_seen_at.as_deref(),
+        Some(crate::db::format_time(at(200)).as_str()),
+        "{url}"
+    );
+    let back = store
+        .set_online(&name, true, at(210))
+        .await
+        .expect("online");
+    assert!(
+        back.expect("driver").present(at(211), timeout).online,
+        "{url}"
+    );
+    store.disable_driver(&name, at(220)).await.expect("disable");
+
+    let changes = store.driver_changes_after(start).await.expect("changes");
+    let mine = numbers_of(&changes, &name);
+    // online, taken offline, online again, disabled.
+    assert_eq!(mine.len(), 4, "{url}: {changes:?}");
+    assert!(mine.windows(2).all(|w| w[0] < w[1]), "{url}");
+    let named = store
+        .drivers_named(&[name.clone(), "nobody".to_owned()])
+        .await;
+    assert_eq!(named.expect("named").len(), 1, "{url}");
+}
+
 /// Disabling a driver revokes every token they hold at once (twice is once); a username is
 /// taken once across drivers and operators.
 pub async fn disabling_a_driver_revokes_their_tokens_and_usernames_are_unique(url: &str) {
@@ -747,7 +910,10 @@ pub async fn disabling_a_driver_revokes_their_tokens_and_usernames_are_unique(ur
 
     // Availability: a new driver is offline; go-online and go-offline stick.
     assert!(!account_driver(&store, "kim").await.online, "{url}");
-    let online = store.set_online("kim", true).await.expect("online");
+    let online = store
+        .set_online("kim", true, SystemTime::now())
+        .await
+        .expect("online");
     assert!(online.expect("kim").online, "{url}");
     assert!(account_driver(&store, "kim").await.online, "{url}");
 
@@ -758,7 +924,10 @@ pub async fn disabling_a_driver_revokes_their_tokens_and_usernames_are_unique(ur
         !disabled.online,
         "{url}: a disabled driver is taken offline"
     );
-    let again = store.set_online("kim", true).await.expect("online");
+    let again = store
+        .set_online("kim", true, SystemTime::now())
+        .await
+        .expect("online");
     assert!(again.is_none(), "{url}: a disabled driver cannot go online");
     assert_eq!(disabled.token_generation, 1, "{url}");
     let generation = store.active_generation(Role::Driver, "kim").await;

@@ -147,8 +147,12 @@ pub struct DriverRecord {
     pub disabled_at: Option<String>,
     /// When the driver was registered.
     pub created_at: String,
-    /// Whether the driver is available for offers (the driver app's go-online).
+    /// Whether the driver is online (the driver app's go-online). As the API answers it, false
+    /// too once the driver has not been heard from within `PRESENCE_TIMEOUT`
+    /// ([`DriverRecord::present`]).
     pub online: bool,
+    /// When the driver was last heard from (a request, or their offers stream open).
+    pub last_seen_at: Option<String>,
     /// The generation a token must carry to be valid (bumped when the driver is disabled).
     #[serde(skip)]
     pub token_generation: i64,
@@ -158,6 +162,19 @@ impl DriverRecord {
     /// Whether an operator has disabled the driver.
     pub fn is_disabled(&self) -> bool {
         self.disabled_at.is_some()
+    }
+
+    /// The driver as they are at `now` under `presence_timeout`: online only while heard from
+    /// within it (spec section 9, "Dispatch"); a driver not heard from that long is offline until
+    /// they go online again.
+    pub fn present(mut self, now: SystemTime, presence_timeout: std::time::Duration) -> Self {
+        let cutoff = format_time(now.checked_sub(presence_timeout).unwrap_or(now));
+        let heard = self
+            .last_seen_at
+            .as_deref()
+            .is_some_and(|seen| seen >= cutoff.as_str());
+        self.online = self.online && heard && !self.is_disabled();
+        self
     }
 }
 
@@ -185,6 +202,7 @@ struct DriverRow {
     disabled_at: Option<String>,
     created_at: String,
     online: i64,
+    last_seen_at: Option<String>,
     token_generation: i64,
 }
 
@@ -198,6 +216,7 @@ impl From<DriverRow> for DriverRecord {
             disabled_at: row.disabled_at,
             created_at: row.created_at,
             online: row.online != 0,
+            last_seen_at: row.last_seen_at,
             token_generation: row.token_generation,
         }
     }
@@ -235,8 +254,8 @@ struct PasswordRow {
     disabled_at: Option<String>,
 }
 
-const DRIVER_COLUMNS: &str =
-    "username, name, mobile, areas, disabled_at, created_at, online, token_generation";
+const DRIVER_COLUMNS: &str = "username, name, mobile, areas, disabled_at, created_at, online, \
+     last_seen_at, token_generation";
 
 /// The identity context's store.
 #[derive(Debug, Clone)]
@@ -458,14 +477,19 @@ impl IdentityStore {
         username: &str,
         now: SystemTime,
     ) -> Result<Option<DriverRecord>, StoreError> {
-        sqlx::query(
+        let mut tx = self.db.pool.begin().await?;
+        let disabled = sqlx::query(
             "UPDATE drivers SET disabled_at = $1, token_generation = token_generation + 1, \
              online = 0 WHERE username = $2 AND disabled_at IS NULL",
         )
         .bind(format_time(now))
         .bind(username)
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await?;
+        if disabled.rows_affected() > 0 {
+            driver_changed(&mut tx, username).await?;
+        }
+        tx.commit().await?;
         self.driver(username).await
     }
 
@@ -475,13 +499,130 @@ impl IdentityStore {
         &self,
         username: &str,
         online: bool,
+        now: SystemTime,
     ) -> Result<Option<DriverRecord>, StoreError> {
-        sqlx::query("UPDATE drivers SET online = $1 WHERE username = $2 AND disabled_at IS NULL")
-            .bind(i64::from(online))
-            .bind(username)
-            .execute(&self.db.pool)
-            .await?;
+        let mut tx = self.db.pool.begin().await?;
+        let set = sqlx::query(
+            "UPDATE drivers SET online = $1, last_seen_at = $2 \
+             WHERE username = $3 AND disabled_at IS NULL",
+        )
+        .bind(i64::from(online))
+        .bind(format_time(now))
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        if set.rows_affected() > 0 {
+            driver_changed(&mut tx, username).await?;
+        }
+        tx.commit().await?;
         Ok(self.driver(username).await?.filter(|d| !d.is_disabled()))
+    }
+
+    /// Records that each of `heard` was heard from at the time beside them, one transaction for
+    /// them all (the API writes what it heard every third of `PRESENCE_TIMEOUT`): a driver who
+    /// was online but had not been heard from within `presence_timeout` before that is taken
+    /// offline first. Returns the drivers taken offline.
+    pub async fn heard_from(
+        &self,
+        heard: &[(String, SystemTime)],
+        presence_timeout: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        if heard.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stale = self.gone_stale(heard, presence_timeout).await?;
+        let mut tx = self.db.pool.begin().await?;
+        for (username, at) in heard {
+            let cutoff = at.checked_sub(presence_timeout).unwrap_or(*at);
+            sqlx::query(
+                "UPDATE drivers SET online = CASE WHEN last_seen_at IS NULL OR last_seen_at < $1 \
+                 THEN 0 ELSE online END, last_seen_at = $2 \
+                 WHERE username = $3 AND (last_seen_at IS NULL OR last_seen_at < $2)",
+            )
+            .bind(format_time(cutoff))
+            .bind(format_time(*at))
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for username in &stale {
+            driver_changed(&mut tx, username).await?;
+        }
+        tx.commit().await?;
+        Ok(stale)
+    }
+
+    /// Which of `heard` are online but were not heard from within `presence_timeout` before.
+    async fn gone_stale(
+        &self,
+        heard: &[(String, SystemTime)],
+        presence_timeout: std::time::Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut stale = Vec::new();
+        for chunk in heard.chunks(500) {
+            let sql = format!(
+                "SELECT username, last_seen_at FROM drivers WHERE online = 1 AND username IN ({})",
+                crate::db::placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+            for (username, _) in chunk {
+                query = query.bind(username);
+            }
+            for (username, seen) in query.fetch_all(&self.db.pool).await? {
+                let Some((_, at)) = chunk.iter().find(|(u, _)| *u == username) else {
+                    continue;
+                };
+                let cutoff = format_time(at.checked_sub(presence_timeout).unwrap_or(*at));
+                if seen.is_none_or(|seen| seen < cutoff) {
+                    stale.push(username);
+                }
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The number of the newest change to a driver (0 before the first).
+    pub async fn newest_driver_change(&self) -> Result<i64, StoreError> {
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM driver_changes")
+            .fetch_one(&self.db.pool)
+            .await?;
+        Ok(newest.unwrap_or(0))
+    }
+
+    /// The changes to drivers numbered after `after`, in order: a change's number and its driver.
+    pub async fn driver_changes_after(&self, after: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, username FROM driver_changes WHERE id > $1 ORDER BY id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(&self.db.pool)
+        .await?)
+    }
+
+    /// The drivers named in `usernames` (unknown names are left out).
+    pub async fn drivers_named(
+        &self,
+        usernames: &[String],
+    ) -> Result<Vec<DriverRecord>, StoreError> {
+        let mut drivers = Vec::with_capacity(usernames.len());
+        for chunk in usernames.chunks(500) {
+            let sql = format!(
+                "SELECT {DRIVER_COLUMNS} FROM drivers WHERE username IN ({})",
+                crate::db::placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, DriverRow>(&sql);
+            for username in chunk {
+                query = query.bind(username);
+            }
+            drivers.extend(
+                query
+                    .fetch_all(&self.db.pool)
+                    .await?
+                    .into_iter()
+                    .map(DriverRecord::from),
+            );
+        }
+        Ok(drivers)
     }
 
     /// The account that signs in as `username`: an operator's, else a driver's.
@@ -562,4 +703,16 @@ impl IdentityStore {
         .await?;
         Ok(updated.rows_affected() == 1)
     }
+}
+
+/// Numbers a change to `username`'s availability or account, in the transaction that makes it.
+async fn driver_changed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    username: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO driver_changes (username) VALUES ($1)")
+        .bind(username)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -268,6 +268,10 @@ impl Drill {
                 "CANCEL_GRACE".to_owned(),
                 humantime::format_duration(options.cancel_grace).to_string(),
             ),
+            // Outages of any length: a drill's calls are offered to their own area throughout,
+            // and its drivers, signed in once, stay present.
+            ("OFFER_WINDOW".to_owned(), "1h".to_owned()),
+            ("PRESENCE_TIMEOUT".to_owned(), "1h".to_owned()),
         ]);
         let spec = Spec {
             name: "api".to_owned(),

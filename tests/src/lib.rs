@@ -41,6 +41,20 @@ pub const SHORT_WINDOW: Duration = Duration::from_secs(3);
 /// `CANCEL_GRACE` and `NO_SHOW_WAIT` of the environment's second API, for the fee tests.
 pub const SHORT_GRACE: Duration = Duration::from_secs(2);
 
+/// `OFFER_WINDOW` of the environment's dispatch API, for the widening tests (the other two APIs
+/// widen after an hour, so no other test's timeline sees a widening).
+pub const SHORT_OFFER_WINDOW: Duration = Duration::from_secs(3);
+
+/// `DISPATCH_TIMEOUT` of the environment's dispatch API: room for both widenings, then expiry.
+pub const DISPATCH_API_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// `PRESENCE_TIMEOUT` of the environment's dispatch API (the other two: an hour, so the tests'
+/// drivers, signed in once per test binary, stay present however long it runs).
+pub const SHORT_PRESENCE: Duration = Duration::from_secs(4);
+
+/// `OFFER_WINDOW` and `PRESENCE_TIMEOUT` of the environment's other APIs.
+const LONG: Duration = Duration::from_secs(3600);
+
 /// The timeline of a call that ends in a finished trip (spec section 3).
 pub const COMPLETED_TIMELINE: [&str; 8] = [
     "CallMade",
@@ -70,6 +84,8 @@ pub struct TestEnv {
     pub api: String,
     /// Base URL of an API whose calls get `SHORT_WINDOW` limits.
     pub short_api: String,
+    /// Base URL of an API with `SHORT_OFFER_WINDOW` and `SHORT_PRESENCE`.
+    pub dispatch_api: String,
     /// The payment database URL.
     pub payment_db: String,
     /// The catcher database URL.
@@ -157,11 +173,13 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
     let port = dev_server::free_port()?;
     let api_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let short_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let dispatch_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let server = Arc::new(Mutex::new(None));
     let env = TestEnv {
         temporal_address: format!("127.0.0.1:{port}"),
         api: format!("http://{}", api_listener.local_addr()?),
         short_api: format!("http://{}", short_listener.local_addr()?),
+        dispatch_api: format!("http://{}", dispatch_listener.local_addr()?),
         payment_db: workers.stores.payment_database_url(),
         catcher_db: workers.stores.catcher_database_url(),
         dashboard_db: workers.stores.dashboard_database_url(),
@@ -188,7 +206,7 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
             address,
             workers,
             contexts,
-            [api_listener, short_listener],
+            [api_listener, short_listener, dispatch_listener],
             ready_tx.clone(),
         ));
         let _ = ready_tx.send(result.map_err(|e| format!("{e:#}")));
@@ -241,7 +259,7 @@ async fn serve_everything(
     address: String,
     workers: WorkerConfig,
     contexts: Vec<Context>,
-    [api_listener, short_listener]: [std::net::TcpListener; 2],
+    [api_listener, short_listener, dispatch_listener]: [std::net::TcpListener; 3],
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> anyhow::Result<()> {
     let client = connect(&address).await?;
@@ -252,7 +270,12 @@ async fn serve_everything(
         min_pay_amount: workers.payment.min_pay_amount,
     };
     let fares = Fares::open(&fare_config, &workers.stores.quote_database_url()).await?;
-    for (listener, window) in [(api_listener, None), (short_listener, Some(SHORT_WINDOW))] {
+    let apis = [
+        (api_listener, None, false),
+        (short_listener, Some(SHORT_WINDOW), false),
+        (dispatch_listener, None, true),
+    ];
+    for (listener, window, dispatch) in apis {
         let mut config = ApiConfig {
             api_addr: listener.local_addr()?,
             payment_window: Duration::from_secs(600),
@@ -263,6 +286,8 @@ async fn serve_everything(
             cancel_grace: Duration::from_secs(120),
             cancel_fee: 5000,
             no_show_wait: Duration::from_secs(600),
+            offer_window: if dispatch { SHORT_OFFER_WINDOW } else { LONG },
+            presence_timeout: if dispatch { SHORT_PRESENCE } else { LONG },
             temporal: TemporalConfig {
                 temporal_address: address.clone(),
                 temporal_namespace: "default".to_owned(),
@@ -272,6 +297,9 @@ async fn serve_everything(
             identity: identity_config.clone(),
             fares: fare_config.clone(),
         };
+        if dispatch {
+            config.dispatch_timeout = DISPATCH_API_TIMEOUT;
+        }
         if let Some(window) = window {
             config.payment_window = window;
             config.dispatch_timeout = window;
@@ -405,6 +433,11 @@ impl Api {
     /// The API whose calls expire after `SHORT_WINDOW`.
     pub fn short_limits() -> Self {
         Self::at(&env().short_api)
+    }
+
+    /// The API with `SHORT_OFFER_WINDOW` and `SHORT_PRESENCE`.
+    pub fn dispatch_limits() -> Self {
+        Self::at(&env().dispatch_api)
     }
 
     /// An API at `base`, as its operator.

@@ -13,9 +13,10 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// with `memo-projection` (the read model follows the history; no `dashboard.project`), `v5`
 /// with the fee rules (`cancellation-fees`: a partial refund after a late cancel or a no-show),
 /// `v6` with `results-projection` (the start and the updates' results hand the timeline on; a
-/// memo only for what the run records by itself). Histories of every generation must keep
-/// replaying.
-pub const CURRENT_GENERATION: &str = "v6";
+/// memo only for what the run records by itself), `v7` with `offer-tiers` (a call with an area
+/// from the tariff is dispatched in widening tiers; it also holds a widened, an assigned and a
+/// widened-then-expired call). Histories of every generation must keep replaying.
+pub const CURRENT_GENERATION: &str = "v7";
 
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {

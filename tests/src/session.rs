@@ -83,11 +83,29 @@ async fn signed_in(http: &reqwest::Client, base: &str, person: &Person) -> Optio
         Person::Driver(username) => {
             let operator = Box::pin(signed_in(http, base, &Person::Operator)).await;
             register_driver(http, base, operator.as_deref(), username).await;
-            password_grant(http, base, username, &driver_password(username)).await
+            let token = password_grant(http, base, username, &driver_password(username)).await;
+            // A driver who signs in to work goes online, as the driver app's go-online does.
+            go_online(http, base, token.as_deref()).await;
+            token
         }
     };
     TOKENS.lock().expect("tokens").insert(key, token.clone());
     token
+}
+
+/// `PUT /drivers/me/availability {online: true}` with `token` (an API from before availability
+/// answers 404, which is fine: its drivers are always offered their areas' calls).
+async fn go_online(http: &reqwest::Client, base: &str, token: Option<&str>) {
+    let Some(token) = token else { return };
+    let response = http
+        .put(format!("{base}/drivers/me/availability"))
+        .bearer_auth(token)
+        .json(&json!({"online": true}))
+        .send()
+        .await
+        .expect("the API answers");
+    let status = response.status().as_u16();
+    assert!([200, 404, 405].contains(&status), "go online: {status}");
 }
 
 /// A test driver's password.

@@ -54,6 +54,24 @@ impl SseReader {
         }
     }
 
+    /// The next complete event, or `None` once the server has ended the stream; fails after 30 s.
+    pub async fn try_next(&mut self) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                if let Some(event) = parse(&block) {
+                    return Some(event);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .expect("an event or the end arrives in time")?;
+            let Ok(chunk) = chunk else { return None };
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
     /// The next event for which `wanted` holds, skipping the others.
     pub async fn until(&mut self, mut wanted: impl FnMut(&Sse) -> bool) -> Sse {
         loop {
@@ -83,7 +101,8 @@ fn parse(block: &str) -> Option<Sse> {
             .map(|v| v.trim().to_owned())
     };
     Some(Sse {
-        id: field("id")?,
+        // An event without an `id:` (an offers stream's `availability`) keeps the last one.
+        id: field("id").unwrap_or_default(),
         event: field("event")?,
         data: serde_json::from_str(&field("data")?).ok()?,
     })

@@ -138,6 +138,11 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
             ],
         ),
         ("POST /catches/{call_id}/deny", OPERATOR_ONLY),
+        ("POST /catches/{call_id}/assign", OPERATOR_ONLY),
+        (
+            "GET /places",
+            [Denied(401), Allowed, Allowed, Allowed, Allowed, Allowed],
+        ),
         ("POST /catches/{call_id}/arrive", CATCHING_DRIVER),
         ("POST /catches/{call_id}/start", CATCHING_DRIVER),
         ("POST /catches/{call_id}/complete", CATCHING_DRIVER),
@@ -239,6 +244,9 @@ fn request(route: &str, call: &CallView, person: usize) -> (Method, String, Opti
             Some(json!({"location": "Mapo matrix", "payType": "CARD", "payAmount": 9000})),
         ),
         "POST /catches/{call_id}/deny" => (String::new(), Some(json!({"reason": "matrix"}))),
+        "POST /catches/{call_id}/assign" => {
+            (String::new(), Some(json!({"driverId": "matrix-lee"})))
+        }
         "POST /quotes" => (
             String::new(),
             Some(json!({"location": "Seoul station", "destination": "Kangnam station"})),

@@ -16,9 +16,10 @@ use serde_json::Value;
 /// Every operation the API serves (besides `/openapi.json` and `/docs`, which serve the
 /// description itself). A route added to the API without being added here, or the other way
 /// round, fails `the_document_is_openapi_3_1_and_describes_every_route_the_api_serves`.
-const OPERATIONS: [(&str, &str); 35] = [
+const OPERATIONS: [(&str, &str); 37] = [
     ("POST", "/calls"),
     ("POST", "/quotes"),
+    ("GET", "/places"),
     ("GET", "/calls/{call_id}"),
     ("DELETE", "/calls/{call_id}"),
     ("POST", "/calls/{call_id}/pay"),
@@ -27,6 +28,7 @@ const OPERATIONS: [(&str, &str); 35] = [
     ("GET", "/catches"),
     ("POST", "/catches/{call_id}"),
     ("POST", "/catches/{call_id}/deny"),
+    ("POST", "/catches/{call_id}/assign"),
     ("POST", "/catches/{call_id}/arrive"),
     ("POST", "/catches/{call_id}/start"),
     ("POST", "/catches/{call_id}/complete"),

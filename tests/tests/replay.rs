@@ -67,7 +67,22 @@ async fn histories_recorded_with_the_fee_rules_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_the_results_projection_replay() {
-    replay_with_fees(driver_call_tests::replay::CURRENT_GENERATION).await;
+    replay_with_fees("v6").await;
+}
+
+#[tokio::test]
+async fn histories_recorded_with_offer_tiers_replay() {
+    let generation = driver_call_tests::replay::CURRENT_GENERATION;
+    let fixtures = fixtures_of(generation);
+    for required in ["widened_then_caught", "assigned", "widened_then_expired"] {
+        assert!(
+            fixtures
+                .iter()
+                .any(|p| p.file_stem().is_some_and(|s| s == required)),
+            "{generation}: fixture {required} is missing"
+        );
+    }
+    replay_with_fees(generation).await;
 }
 
 /// A generation recorded with the fee rules also holds a late cancel and a no-show.

@@ -6,16 +6,15 @@ mod worker;
 use std::sync::Arc;
 
 use driver_call_workflows::contracts::catcher::{
-    CloseCatchInput, OfferCallInput, OfferResult, RecordCatchInput,
+    CloseCatchInput, OfferCallInput, OfferResult, RecordCatchInput, WidenOfferInput,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-pub use driver_call_stores::catcher::{CatchRecord, CatcherStore, OpenOffer};
+pub use driver_call_stores::catcher::{CatchRecord, CatcherStore, LiveOffer, OpenOffer};
 pub use worker::{CatcherConfig, catcher_worker};
 
-/// The spec's default service areas (`SERVICE_AREAS`).
-pub const DEFAULT_SERVICE_AREAS: &str = "kangnam,dongjak,nowon,mapo,jongro,bundang";
+pub use driver_call_workflows::domain::DEFAULT_SERVICE_AREAS;
 
 /// The areas drivers serve, matched case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,20 +59,37 @@ impl Activities {
 
 #[activities]
 impl Activities {
-    /// Opens an offer to the drivers of the call's area, or says it is out of area.
+    /// Opens an offer to the drivers of the call's area (its place's, or for calls made before
+    /// places had areas, the first word of its location), or says it is out of area.
     #[activity(name = "catcher.offer")]
     pub async fn offer(
         self: Arc<Self>,
         _ctx: ActivityContext,
         input: OfferCallInput,
     ) -> Result<OfferResult, ActivityError> {
-        let area = input.location.service_area();
+        let area = match &input.area {
+            Some(area) => area.trim().to_lowercase(),
+            None => input.location.service_area(),
+        };
         if !self.areas.contains(&area) {
             tracing::info!(call_id = %input.call_id, %area, "call is out of the service areas");
             return Ok(OfferResult::OutOfArea { area });
         }
         self.store.open_offer(&input, &area).await?;
         Ok(OfferResult::Received { area })
+    }
+
+    /// Widens an open offer to the areas (or everyone) the workflow's dispatch tier reaches.
+    #[activity(name = "catcher.widen")]
+    pub async fn widen(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: WidenOfferInput,
+    ) -> Result<(), ActivityError> {
+        self.store
+            .widen(&input.call_id, &input.areas, input.everyone)
+            .await?;
+        Ok(())
     }
 
     /// Records the driver the workflow let win.
@@ -119,6 +135,7 @@ mod tests {
     #[test]
     fn activities_implement_the_workflow_contract() {
         same_contract(Activities::offer, Contract::offer);
+        same_contract(Activities::widen, Contract::widen);
         same_contract(Activities::catch, Contract::catch);
         same_contract(Activities::close, Contract::close);
     }

@@ -26,7 +26,9 @@ use driver_call_stores::DashboardStore;
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::dashboard::{PROJECTION_MEMO, ProjectTimelineInput};
 use driver_call_workflows::domain::CallView;
-use driver_call_workflows::driver_call::{DriverCallInput, PayResult, RESULTS_PROJECTION_PATCH};
+use driver_call_workflows::driver_call::{
+    DriverCallInput, OFFER_TIERS_PATCH, PayResult, RESULTS_PROJECTION_PATCH,
+};
 use futures::StreamExt;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowFetchHistoryOptions};
@@ -305,8 +307,8 @@ impl TimelineReader {
         })
     }
 
-    /// The opening events, once the `results-projection` marker shows the run left them to the
-    /// dashboard.
+    /// The opening events, once the `results-projection` marker (or `offer-tiers`, which implies
+    /// it) shows the run left them to the dashboard.
     fn opening(
         &self,
         marker: &MarkerRecordedEventAttributes,
@@ -319,7 +321,7 @@ impl TimelineReader {
             return Ok(None);
         };
         let patch: PatchData = parse(&data.data)?;
-        if patch.id != RESULTS_PROJECTION_PATCH {
+        if patch.id != RESULTS_PROJECTION_PATCH && patch.id != OFFER_TIERS_PATCH {
             return Ok(None);
         }
         let (Some(input), Some(at)) = (self.input.clone(), self.first_task_at) else {
@@ -493,7 +495,7 @@ mod tests {
     fn the_reader_hands_on_every_fixture_timeline_once_in_order_and_consistently() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
         let mut read_generations = 0;
-        for generation in ["v4", "v5", "v6"] {
+        for generation in ["v4", "v5", "v6", "v7"] {
             let dir = root.join(generation);
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 panic!("{} exists", dir.display());
@@ -508,7 +510,7 @@ mod tests {
             }
             read_generations += 1;
         }
-        assert_eq!(read_generations, 3);
+        assert_eq!(read_generations, 4);
     }
 
     /// The events handed on, checked against every source's copy of them.

@@ -397,7 +397,10 @@ impl Identity {
         username: &str,
         online: bool,
     ) -> Result<DriverRecord, IdentityError> {
-        let driver = self.store.set_online(username, online).await?;
+        let driver = self
+            .store
+            .set_online(username, online, self.clock.now())
+            .await?;
         driver.ok_or_else(|| IdentityError::NoSuchDriver(username.to_owned()))
     }
 

@@ -97,7 +97,7 @@ impl CreateCallRequest {
             ));
         }
         let Some(quote_id) = self.quote_id.as_deref() else {
-            return self.unquoted(mobile, pay_type, idempotency_key);
+            return self.unquoted(state, mobile, pay_type, idempotency_key);
         };
         let call_id = CallId::from_uuid(uuid::Uuid::new_v5(&QUOTE_NAMESPACE, quote_id.as_bytes()));
         let tip = Krw::new(self.tip.unwrap_or(0))?;
@@ -116,6 +116,7 @@ impl CreateCallRequest {
         Ok(NewCall {
             call_id,
             mobile,
+            area: Some(state.fares.call_area(&location)),
             location: Location::parse(&location)?,
             destination: NewCall::parse_destination(Some(&destination))?,
             pay_type,
@@ -127,6 +128,7 @@ impl CreateCallRequest {
     /// A call made without a quote, as before quotes existed.
     fn unquoted(
         self,
+        state: &AppState,
         mobile: MobileNumber,
         pay_type: PayType,
         idempotency_key: Option<&str>,
@@ -147,10 +149,12 @@ impl CreateCallRequest {
             }
             None => uuid::Uuid::new_v4(),
         };
+        let location = Location::parse(&location)?;
         Ok(NewCall {
             call_id: CallId::from_uuid(id),
             mobile,
-            location: Location::parse(&location)?,
+            area: Some(state.fares.call_area(location.as_ref())),
+            location,
             destination: NewCall::parse_destination(self.destination.as_deref())?,
             pay_type,
             pay_amount: Krw::new(pay_amount)?,

@@ -1,7 +1,8 @@
 //! `/catches`: the drivers' side of a call.
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +13,9 @@ use driver_call_stores::catcher::OpenOffer;
 use futures::Stream;
 
 use driver_call_workflows::domain::{CallId, CallTransition, CallView, DriverId};
-use driver_call_workflows::driver_call::{CatchRequest, DenyRequest, TripStepRequest};
+use driver_call_workflows::driver_call::{
+    AssignRequest, CatchRequest, DenyRequest, TripStepRequest,
+};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -21,7 +24,8 @@ use utoipa_axum::routes;
 use super::CallIdParam;
 use crate::access::{self, CatchCall, DriverActs, OnCall, Operator, shown_to};
 use crate::extract::{AppJson, AppPath, AppQuery, OptionalJson};
-use crate::identity::Principal;
+use crate::identity::{DriverRecord, Principal, Role};
+use crate::offers::Board;
 use crate::openapi::problems::{
     BadRequest, Conflict, Forbidden, Invalid, NotFound, Unauthorized, Unavailable, Unexpected,
     UnsupportedMediaType,
@@ -35,6 +39,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(offer_events))
         .routes(routes!(catch_call))
         .routes(routes!(deny_call))
+        .routes(routes!(assign_call))
         .routes(routes!(arrive))
         .routes(routes!(start_trip))
         .routes(routes!(complete))
@@ -44,16 +49,19 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct AreaQuery {
-    /// The service area: the first word of a call's location, matched case-insensitively. A
-    /// driver may ask only for one of their own areas (another is 403), or leave it out for all
-    /// of them; an operator must name one.
+    /// A service area, matched case-insensitively: the offers that reach it. A driver may ask
+    /// only for one of their own areas (another is 403), or leave it out for all of them; an
+    /// operator must name one.
     #[param(example = "kangnam")]
     area: Option<String>,
 }
 
 /// The open offers of a service area, for its drivers (and operators).
 ///
-/// Oldest first; a driver who names no area gets the offers of all their areas.
+/// Oldest first. A driver gets the offers that reach their areas now (the call's own area first,
+/// widening to the neighbouring areas and then to everyone while nobody catches it), and only
+/// while they are available: online, heard from within `PRESENCE_TIMEOUT`, not on a call
+/// (otherwise the list is empty). A driver who names no area gets the offers of all their areas.
 #[utoipa::path(
     get,
     path = "/catches",
@@ -70,18 +78,24 @@ async fn open_offers(
     AppQuery(query): AppQuery<AreaQuery>,
 ) -> Result<Json<Vec<OpenOffer>>, ApiError> {
     let areas = access::offers_areas(&caller, query.area.as_deref())?;
+    if let Some(driver) = &caller.driver
+        && (!driver.online || state.catches.on_a_call(&driver.username).await?)
+    {
+        return Ok(Json(Vec::new()));
+    }
     Ok(Json(state.catches.open_offers_in(&areas).await?))
 }
-
-/// How often an offers stream looks at the catcher database.
-const OFFERS_POLL: Duration = Duration::from_millis(500);
 
 /// The open offers, live.
 ///
 /// Server-sent events: an `offers` event whose `data:` is the whole list (as `GET /catches`
-/// answers it), at once and whenever it changes (an offer opens, is caught or withdrawn). Its
-/// `id:` names the list, so a client reconnecting with `Last-Event-ID` gets it again only if it
-/// changed meanwhile.
+/// answers it), at once and whenever it changes (an offer opens, widens to the driver, is caught
+/// or withdrawn). Its `id:` names the list, so a client reconnecting with `Last-Event-ID` gets it
+/// again only if it changed meanwhile. A driver's stream also sends an `availability` event,
+/// `{"online": bool, "onCall": bool, "callId": string | null}` (the call they hold, caught or
+/// assigned to them), at once and whenever it changes: offline (by their own go-offline, or not
+/// heard from within `PRESENCE_TIMEOUT`) or on a call, the list is empty. An open stream keeps
+/// its driver heard from; a disabled driver's stream ends.
 #[utoipa::path(
     get,
     path = "/catches/events",
@@ -112,31 +126,113 @@ async fn offer_events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let catches = state.catches.clone();
-    // The first tick is at once; a list is sent only when it differs from the last one sent.
-    let ticks = tokio::time::interval(OFFERS_POLL);
-    let stream = futures::stream::unfold((ticks, seen), move |(mut ticks, seen)| {
-        let (catches, areas) = (catches.clone(), areas.clone());
-        async move {
-            loop {
-                ticks.tick().await;
-                let offers = match catches.open_offers_in(&areas).await {
-                    Ok(offers) => offers,
-                    Err(error) => {
-                        tracing::warn!(%error, "offers stream ended: the catcher store failed");
+    let board = state.offers.subscribe();
+    let watcher = match caller.driver {
+        Some(driver) => Watcher::Driver {
+            since: board.borrow().driver_change,
+            watching: state.presence.watching(&driver.username),
+            driver,
+        },
+        None => Watcher::Area(areas),
+    };
+    let stream = OffersStream {
+        board,
+        watcher,
+        sent: seen,
+        availability: None,
+        first: true,
+        queue: Vec::new(),
+    };
+    let events = futures::stream::unfold(stream, |mut stream| async move {
+        let event = stream.next().await?;
+        Some((Ok(event), stream))
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// Who watches an offers stream.
+enum Watcher {
+    /// A driver (their account as they signed in, the driver change the board was at then, and
+    /// the guard that keeps them heard from).
+    Driver {
+        driver: DriverRecord,
+        since: i64,
+        #[allow(dead_code)] // held for its Drop
+        watching: crate::presence::Watching,
+    },
+    /// An operator looking at an area.
+    Area(Vec<String>),
+}
+
+/// One offers stream: the board filtered for its watcher, sent when it changes.
+struct OffersStream {
+    board: tokio::sync::watch::Receiver<Arc<Board>>,
+    watcher: Watcher,
+    /// The id of the list last sent (or the client's `Last-Event-ID`).
+    sent: Option<String>,
+    /// The availability last sent: online, and the call they hold.
+    availability: Option<(bool, Option<String>)>,
+    first: bool,
+    queue: Vec<Event>,
+}
+
+impl OffersStream {
+    /// The next event; `None` once the stream is to end (the driver was disabled, or the feed
+    /// went away).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if !self.queue.is_empty() {
+                return Some(self.queue.remove(0));
+            }
+            if !self.first && self.board.changed().await.is_err() {
+                return None;
+            }
+            self.first = false;
+            let board = self.board.borrow_and_update().clone();
+            if !board.live {
+                continue;
+            }
+            let (offers, availability) = match &self.watcher {
+                Watcher::Area(areas) => (board.offered_to(areas), None),
+                Watcher::Driver { driver, since, .. } => {
+                    let account = board
+                        .driver_after(&driver.username, *since)
+                        .unwrap_or(driver);
+                    if account.is_disabled() {
                         return None;
                     }
-                };
-                let data = serde_json::to_string(&offers).unwrap_or_default();
-                let id = list_id(&data);
-                if seen.as_deref() != Some(id.as_str()) {
-                    let event = Event::default().event("offers").id(&id).data(data);
-                    return Some((Ok(event), (ticks, Some(id))));
+                    let holding = board.call_of(&driver.username).map(str::to_owned);
+                    let offers = match (account.online, &holding) {
+                        (true, None) => board.offered_to(&driver.areas),
+                        _ => Vec::new(),
+                    };
+                    (offers, Some((account.online, holding)))
                 }
+            };
+            let data = serde_json::to_string(&offers).unwrap_or_default();
+            let id = list_id(&data);
+            if self.sent.as_deref() != Some(id.as_str()) {
+                self.queue
+                    .push(Event::default().event("offers").id(&id).data(data));
+                self.sent = Some(id);
+            }
+            if let Some((online, holding)) = &availability
+                && self.availability != availability
+            {
+                let data = serde_json::json!({
+                    "online": online,
+                    "onCall": holding.is_some(),
+                    "callId": holding,
+                });
+                self.availability = availability;
+                self.queue.push(
+                    Event::default()
+                        .event("availability")
+                        .data(data.to_string()),
+                );
             }
         }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    }
 }
 
 /// A name for a list of offers that changes when the list does.
@@ -182,15 +278,93 @@ async fn catch_call(
     OptionalJson(body): OptionalJson<CatchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let driver = access::acting_driver(&call.caller, body.driver_id.as_deref())?;
-    // The `catch` validator guards the state (409); an unknown call answers 404 from the update.
+    let account = call
+        .caller
+        .driver
+        .as_ref()
+        .ok_or_else(|| ApiError::Forbidden("only a driver may catch a call".to_owned()))?;
+    access::offered_to(&state, account, &call.call_id).await?;
+    // The `catch` validator guards the state and the offer's reach (409).
     let request = CatchRequest {
         driver_id: driver.driver_id.to_string(),
         driver_name: driver.driver_name,
         driver_mobile: driver.driver_mobile,
+        driver_areas: Some(account.areas.clone()),
     };
     let view = workflow::catch(&state.temporal, &call.call_id, request).await?;
     state.parties.caught(&call.call_id, &call.caller.subject);
     Ok(shown_to(&call.caller, &view))
+}
+
+/// Body of `POST /catches/{call_id}/assign`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AssignBody {
+    /// The driver the call goes to (their username); they must be available.
+    #[schema(value_type = DriverId)]
+    driver_id: String,
+}
+
+/// Assign an open call to a driver (assigned dispatch, 강제배차).
+///
+/// Operators only. The call must be open (DISPATCHED) and the driver available: online, heard
+/// from within `PRESENCE_TIMEOUT`, not on a call (otherwise 409). The timeline records
+/// `CallAssigned`, then `CallCaught`; a driver's catch at the same moment and the assign have
+/// exactly one winner.
+#[utoipa::path(
+    post,
+    path = "/catches/{call_id}/assign",
+    tag = "catches",
+    params(CallIdParam),
+    request_body = AssignBody,
+    responses(
+        (status = 200, description = "The call, caught by the assigned driver.", body = CallView),
+        BadRequest, Unauthorized, Forbidden, NotFound, Conflict, UnsupportedMediaType, Invalid,
+        Unavailable, Unexpected,
+    ),
+)]
+#[tracing::instrument(skip(state, operator, body))]
+async fn assign_call(
+    State(state): State<AppState>,
+    operator: Principal,
+    AppPath(call_id): AppPath<String>,
+    AppJson(body): AppJson<AssignBody>,
+) -> Result<Json<CallView>, ApiError> {
+    operator.require(Role::Operator)?;
+    let call_id = super::call_id(&call_id)?;
+    let username = body.driver_id.trim();
+    let Some(driver) = state.identity.store().driver(username).await? else {
+        return Err(ApiError::Invalid(format!(
+            "there is no driver `{username}`"
+        )));
+    };
+    let driver = driver.present(SystemTime::now(), state.presence.timeout());
+    let unavailable = |why: &str| {
+        ApiError::Conflict(format!(
+            "driver {} is not available: {why}",
+            driver.username
+        ))
+    };
+    if driver.is_disabled() {
+        return Err(unavailable("disabled"));
+    }
+    if !driver.online {
+        return Err(unavailable("offline"));
+    }
+    if state.catches.on_a_call(&driver.username).await? {
+        return Err(unavailable("on a call"));
+    }
+    // The `assign` validator guards the state (409); an unknown call answers 404.
+    let request = AssignRequest {
+        driver_id: driver.username.clone(),
+        driver_name: driver.name.clone(),
+        driver_mobile: Some(access::mask_mobile(&driver.mobile)),
+        operator: operator.subject.clone(),
+    };
+    let view = workflow::assign(&state.temporal, &call_id, request).await?;
+    state.parties.caught(&call_id, &driver.username);
+    state.offers.nudge();
+    Ok(Json(view))
 }
 
 /// A no-show asked before `NO_SHOW_WAIT` is over is refused here, from the call's view, so that

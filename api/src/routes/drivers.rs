@@ -51,6 +51,9 @@ async fn register_driver(
 }
 
 /// Every driver, by username.
+///
+/// `online` is whether the driver is online now: it turns false once they have not been heard
+/// from within `PRESENCE_TIMEOUT`.
 #[utoipa::path(
     get,
     path = "/drivers",
@@ -64,7 +67,15 @@ async fn list_drivers(
     State(state): State<AppState>,
     _operator: Operator,
 ) -> Result<Json<Vec<DriverRecord>>, ApiError> {
-    Ok(Json(state.identity.list_drivers().await?))
+    let now = std::time::SystemTime::now();
+    let timeout = state.presence.timeout();
+    let drivers = state.identity.list_drivers().await?;
+    Ok(Json(
+        drivers
+            .into_iter()
+            .map(|d| d.present(now, timeout))
+            .collect(),
+    ))
 }
 
 /// Disable a driver.
@@ -90,6 +101,9 @@ async fn disable_driver(
 }
 
 /// The signed-in driver's account.
+///
+/// `online` is false once the driver has not been heard from within `PRESENCE_TIMEOUT` (their
+/// offers stream closed and no request): they stay offline until they go online again.
 #[utoipa::path(
     get,
     path = "/drivers/me",
@@ -113,8 +127,8 @@ struct Availability {
 
 /// Go online or offline.
 ///
-/// A driver who is signed in and online is available for offers in their areas (spec section
-/// 9, "Availability").
+/// A driver who is online, heard from within `PRESENCE_TIMEOUT` and not on a call is available
+/// for the offers that reach their areas.
 #[utoipa::path(
     put,
     path = "/drivers/me/availability",
@@ -135,6 +149,8 @@ async fn availability(
         .identity
         .set_online(&driver.username, wanted.online)
         .await?;
+    // This process's open streams see it at once; others at their feed's next tick.
+    state.offers.nudge();
     Ok(Json(Availability {
         online: driver.online,
     }))

@@ -65,6 +65,22 @@ pub struct OfferCallInput {
     pub destination: Option<String>,
     /// The fare the driver earns.
     pub pay_amount: Krw,
+    /// The call's service area, from its place (calls made before places had areas: none, and
+    /// the catcher takes the first word of the location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+}
+
+/// Input of `catcher.widen`: whom the call's open offer reaches now (spec section 9, "Dispatch").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WidenOfferInput {
+    /// The call on offer.
+    pub call_id: CallId,
+    /// Every area whose available drivers the offer reaches (the call's own among them).
+    pub areas: Vec<String>,
+    /// Whether it reaches every available driver, whatever their areas.
+    pub everyone: bool,
 }
 
 /// Result of `catcher.offer`.
@@ -111,6 +127,12 @@ impl CatcherActivities {
     /// Checks the service area and opens an offer; idempotent per call.
     #[activity(name = "catcher.offer")]
     pub fn offer(input: OfferCallInput) -> Result<OfferResult, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Widens an open offer to more drivers; idempotent, and a closed offer stays closed.
+    #[activity(name = "catcher.widen")]
+    pub fn widen(input: WidenOfferInput) -> Result<(), ActivityError> {
         unimplemented!()
     }
 

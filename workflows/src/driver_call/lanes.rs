@@ -21,6 +21,7 @@ use temporalio_sdk::{
     workflows::{join, select},
 };
 
+use super::state::{Reach, TierStep, tier_timers};
 use super::{DriverCallWorkflow, saga};
 use crate::contracts::{catcher, dashboard, payment};
 use crate::domain::{CallStatus, CallTransition, EventName};
@@ -42,6 +43,11 @@ const MEMO_PROJECTION_PATCH: &str = "memo-projection";
 /// timeline) from the history, so only the events the run records by itself need a memo upsert.
 pub const RESULTS_PROJECTION_PATCH: &str = "results-projection";
 
+/// Patch that dispatches a call with an area from the tariff in widening tiers: its own area for
+/// `OFFER_WINDOW`, then the neighbouring areas too, then every available driver (spec section 9,
+/// "Dispatch"). It implies `results-projection`, so a new call records this one marker alone.
+pub const OFFER_TIERS_PATCH: &str = "offer-tiers";
+
 /// Patch that keeps a cancellation or no-show fee and refunds the rest (calls made before it
 /// have no fee rules, so they never reach it).
 const FEES_PATCH: &str = "cancellation-fees";
@@ -51,8 +57,10 @@ const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
 /// The whole run: the call is made, then the saga (and the projection lane beside it).
 pub(super) async fn run(ctx: &Ctx) {
-    // Short-circuits: a new call records only the `results-projection` marker.
-    let results_hand_on = ctx.patched(RESULTS_PROJECTION_PATCH);
+    // Short-circuits: a new call records only the `offer-tiers` marker, which implies
+    // `results-projection` (calls started between the two record that one alone).
+    let offer_tiers = ctx.patched(OFFER_TIERS_PATCH);
+    let results_hand_on = offer_tiers || ctx.patched(RESULTS_PROJECTION_PATCH);
     if results_hand_on || ctx.patched(MEMO_PROJECTION_PATCH) {
         made(ctx);
         if results_hand_on {
@@ -60,6 +68,7 @@ pub(super) async fn run(ctx: &Ctx) {
             // (`DriverCallWorkflow::opening_projection`), and reads each update's result.
             ctx.state_mut(|w| {
                 w.results_hand_on = true;
+                w.offer_tiers = offer_tiers;
                 w.handed_on = w.call.timeline.len();
             });
         }
@@ -156,12 +165,7 @@ async fn next_batch(ctx: &Ctx) -> Option<(dashboard::ProjectTimelineInput, usize
 /// Phase 1: the call waits for its payment, a cancel, or the end of `PAYMENT_WINDOW`.
 async fn await_payment(ctx: &Ctx) {
     let window = ctx.state(|w| w.call.policy.payment_window());
-    let mut window_timer = ctx.timer(
-        TimerOptions::builder(window)
-            .summary("PAYMENT_WINDOW".to_owned())
-            .cancellation_token(WorkflowCancellationToken::new())
-            .build(),
-    );
+    let mut window_timer = timer(ctx, window, "PAYMENT_WINDOW");
     let mut settled = wait_until(ctx, |w| w.call.status != CallStatus::Created);
     let window_elapsed = select! {
         _ = settled => false,
@@ -182,24 +186,15 @@ async fn await_payment(ctx: &Ctx) {
 /// Phase 2: offers the paid call and waits until a driver catches it or the call ends.
 /// Returns the offer still running when the call ended before the catcher context answered.
 async fn dispatch(ctx: &Ctx) -> Option<OfferFuture> {
-    let (timeout, input) = ctx.state(|w| (w.call.policy.dispatch_timeout(), w.call.offer_input()));
-    let mut deadline = ctx.timer(
-        TimerOptions::builder(timeout)
-            .summary("DISPATCH_TIMEOUT".to_owned())
-            .cancellation_token(WorkflowCancellationToken::new())
-            .build(),
-    );
-    let owned = ctx.clone();
-    let offering: LocalBoxFuture<'static, _> = Box::pin(async move {
-        owned
-            .execute_activity(
-                catcher::CatcherActivities::offer,
-                input,
-                saga::catcher_options(),
-            )
-            .await
+    let tiered = ctx.state(|w| {
+        w.offer_tiers && w.call.policy.offer_window().is_some() && w.call.request.area.is_some()
     });
-    let mut offer: OfferFuture = offering.fuse();
+    if tiered {
+        return dispatch_in_tiers(ctx).await;
+    }
+    let (timeout, input) = ctx.state(|w| (w.call.policy.dispatch_timeout(), w.call.offer_input()));
+    let mut deadline = timer(ctx, timeout, "DISPATCH_TIMEOUT");
+    let mut offer = start_offer(ctx, input);
     let mut left_paid = wait_until(ctx, |w| w.call.status != CallStatus::Paid);
 
     let answered = select! {
@@ -224,6 +219,125 @@ async fn dispatch(ctx: &Ctx) -> Option<OfferFuture> {
         _ = deadline => expire_undispatched(ctx),
     };
     None
+}
+
+/// What woke a tiered dispatch up.
+enum Woke {
+    Offered(Box<Result<catcher::OfferResult, ActivityExecutionError>>),
+    Left,
+    TimerFired,
+}
+
+/// Phase 2 in tiers (patch `offer-tiers`): offers the paid call to its own area's drivers, widens
+/// the offer at the end of each `OFFER_WINDOW`, and waits until a driver catches it or the call
+/// ends; `DISPATCH_TIMEOUT` still ends it. One timer runs at a time (`tier_timers`), so a call
+/// caught in its first window costs no more history than one offered to its area alone. A window
+/// that ends before the catcher context has opened the offer widens it once it has.
+async fn dispatch_in_tiers(ctx: &Ctx) -> Option<OfferFuture> {
+    let (timers, widenings, input) = ctx.state(|w| {
+        let window = w.call.policy.offer_window().unwrap_or_default();
+        let widenings = w.call.widenings();
+        let timeout = w.call.policy.dispatch_timeout();
+        let timers = tier_timers(timeout, window, widenings.len());
+        (timers, widenings, w.call.offer_input())
+    });
+    let mut offer = start_offer(ctx, input);
+    let mut opened = false;
+    let mut due: Option<usize> = None;
+    for (duration, step) in timers {
+        let summary = match step {
+            TierStep::Widen(_) => "OFFER_WINDOW",
+            TierStep::Expire => "DISPATCH_TIMEOUT",
+        };
+        let mut timer = timer(ctx, duration, summary);
+        loop {
+            let mut left = wait_until(ctx, |w| {
+                !matches!(w.call.status, CallStatus::Paid | CallStatus::Dispatched)
+            });
+            let woke = select! {
+                result = offer => Woke::Offered(Box::new(result)),
+                _ = left => Woke::Left,
+                _ = timer => Woke::TimerFired,
+            };
+            match woke {
+                Woke::Offered(result) => {
+                    opened = true;
+                    on_offer_answered(ctx, *result);
+                    if status(ctx) != CallStatus::Dispatched {
+                        return None;
+                    }
+                    ctx.state_mut(|w| w.call.offered_in_area());
+                    if let Some(tier) = due.take() {
+                        widen(ctx, widenings[tier].clone()).await;
+                    }
+                }
+                Woke::Left => return (!opened).then_some(offer),
+                Woke::TimerFired => break,
+            }
+        }
+        match step {
+            TierStep::Widen(tier) if opened => widen(ctx, widenings[tier].clone()).await,
+            TierStep::Widen(tier) => due = Some(tier),
+            TierStep::Expire => {
+                expire_undispatched(ctx);
+                return (!opened).then_some(offer);
+            }
+        }
+    }
+    // `tier_timers` always ends with the expiry.
+    None
+}
+
+/// The offer reaches `to` from now on: the workflow admits its drivers' catches at once, the
+/// catcher context shows them the offer, and the timeline says so while the call is still open.
+async fn widen(ctx: &Ctx, to: Reach) {
+    let (input, description) = ctx.state_mut(|w| w.call.widen(to));
+    let widened = ctx
+        .execute_activity(
+            catcher::CatcherActivities::widen,
+            input,
+            saga::catcher_options(),
+        )
+        .await;
+    // Retried without limit; an error means the workflow itself is going away.
+    if widened.is_err() {
+        return;
+    }
+    let now = ctx.workflow_time();
+    ctx.state_mut(|w| {
+        if w.call.status == CallStatus::Dispatched {
+            w.call.record(now, EventName::OfferWidened, description);
+        }
+    });
+}
+
+/// Asks the catcher context to open the call's offer.
+fn start_offer(ctx: &Ctx, input: catcher::OfferCallInput) -> OfferFuture {
+    let owned = ctx.clone();
+    let offering: LocalBoxFuture<'static, _> = Box::pin(async move {
+        owned
+            .execute_activity(
+                catcher::CatcherActivities::offer,
+                input,
+                saga::catcher_options(),
+            )
+            .await
+    });
+    offering.fuse()
+}
+
+/// A durable timer that a Temporal cancellation of the workflow does not cancel.
+fn timer<'a>(
+    ctx: &'a Ctx,
+    duration: std::time::Duration,
+    summary: &str,
+) -> impl futures::future::FusedFuture<Output = temporalio_sdk::TimerResult> + use<'a> {
+    ctx.timer(
+        TimerOptions::builder(duration)
+            .summary(summary.to_owned())
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build(),
+    )
 }
 
 /// The payment lane: once the call has ended, refunds any charge it may hold.

@@ -29,6 +29,10 @@ pub struct CallPolicy {
     /// finish under the rules they started with (no fee, no no-show).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fees: Option<FeePolicy>,
+    /// `OFFER_WINDOW`: how many seconds each dispatch tier lasts before the offer widens; `None`
+    /// in calls made before tiers existed, which are offered to their area until they end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_window_secs: Option<u64>,
 }
 
 /// The cancellation fee and no-show rules of one call (spec section 9), fixed when it starts.
@@ -58,6 +62,7 @@ impl CallPolicy {
         payment_window_secs: 600,
         dispatch_timeout_secs: 600,
         fees: Some(FeePolicy::DEFAULT),
+        offer_window_secs: Some(30),
     };
 
     /// `PAYMENT_WINDOW` as a duration.
@@ -68,6 +73,11 @@ impl CallPolicy {
     /// `DISPATCH_TIMEOUT` as a duration.
     pub fn dispatch_timeout(&self) -> Duration {
         Duration::from_secs(self.dispatch_timeout_secs)
+    }
+
+    /// `OFFER_WINDOW` as a duration, in calls made with dispatch tiers.
+    pub fn offer_window(&self) -> Option<Duration> {
+        self.offer_window_secs.map(Duration::from_secs)
     }
 }
 
@@ -136,6 +146,26 @@ pub struct CatchRequest {
     /// before driver accounts carry none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub driver_mobile: Option<String>,
+    /// The driver's service areas (from their account): a call whose offer does not reach them
+    /// yet refuses their catch. Catches from before dispatch tiers carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_areas: Option<Vec<String>>,
+}
+
+/// Payload of the `assign` update: an operator gives an open call to a driver (assigned
+/// dispatch, 강제배차), whatever the offer's reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignRequest {
+    /// The driver the call goes to.
+    pub driver_id: String,
+    /// The name the customer will see.
+    pub driver_name: String,
+    /// The driver's number as the customer will see it, masked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_mobile: Option<String>,
+    /// The operator who assigned it.
+    pub operator: String,
 }
 
 /// Payload of the `arrive`, `start_trip` and `complete` updates.

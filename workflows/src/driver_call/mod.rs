@@ -28,14 +28,14 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::common::error::IncomingError;
 
-pub use lanes::RESULTS_PROJECTION_PATCH;
+pub use lanes::{OFFER_TIERS_PATCH, RESULTS_PROJECTION_PATCH};
 pub use messages::{
-    CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput, FeePolicy, PayOutcome,
-    PayRequest, PayResult, TripStepRequest,
+    AssignRequest, CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput,
+    FeePolicy, PayOutcome, PayRequest, PayResult, TripStepRequest,
 };
 pub use state::{
-    CALL_STATUS, CUSTOMER_MOBILE, CallState, DRIVER_ID, HandlerError, PaymentAnswer,
-    SEARCH_ATTRIBUTES, SERVICE_AREA,
+    CALL_STATUS, CUSTOMER_MOBILE, CallState, DRIVER_ID, HandlerError, PaymentAnswer, Reach,
+    SEARCH_ATTRIBUTES, SERVICE_AREA, TierStep, tier_timers,
 };
 
 use crate::contracts::{CALLER_TASK_QUEUE, dashboard, payment};
@@ -50,6 +50,8 @@ pub struct DriverCallWorkflow {
     /// Patch `results-projection`: the start and each update's result hand the timeline on (the
     /// dashboard reads them from the history), so only the run's own batches need a memo.
     results_hand_on: bool,
+    /// Patch `offer-tiers`: a call with an area from the tariff is dispatched in widening tiers.
+    offer_tiers: bool,
 }
 
 #[workflow_methods]
@@ -61,6 +63,7 @@ impl DriverCallWorkflow {
             call: CallState::new(input.call, input.policy),
             handed_on: 0,
             results_hand_on: false,
+            offer_tiers: false,
         }
     }
 
@@ -145,6 +148,29 @@ impl DriverCallWorkflow {
         request: CatchRequest,
     ) -> Result<CallView, HandlerError> {
         let view = self.call.catch(ctx.workflow_time(), &request)?;
+        ctx.upsert_search_attributes(self.call.search_attributes());
+        self.answered();
+        Ok(view)
+    }
+
+    /// Refuses an `assign` unless the call is DISPATCHED (an assign and a catch: one wins).
+    #[update_validator(assign)]
+    pub fn validate_assign(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &AssignRequest,
+    ) -> Result<(), HandlerError> {
+        self.call.check_assign(request).map(|_| ())
+    }
+
+    /// `assign`: an operator gives the open call to a driver (assigned dispatch, 강제배차).
+    #[update(name = "assign")]
+    pub fn assign(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        request: AssignRequest,
+    ) -> Result<CallView, HandlerError> {
+        let view = self.call.assign(ctx.workflow_time(), &request)?;
         ctx.upsert_search_attributes(self.call.search_attributes());
         self.answered();
         Ok(view)

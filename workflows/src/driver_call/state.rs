@@ -8,7 +8,9 @@ use temporalio_common::search_attributes::{
     SearchAttributeKey, SearchAttributeUpdate, SearchAttributes,
 };
 
-use super::messages::{CallPolicy, CancelRequest, CatchRequest, DenyRequest, PayOutcome};
+use super::messages::{
+    AssignRequest, CallPolicy, CancelRequest, CatchRequest, DenyRequest, PayOutcome,
+};
 use crate::contracts::{catcher, dashboard, payment};
 use crate::domain::{
     CallStatus, CallTransition, CallView, CancellationFee, Driver, DriverId, EventName, Krw,
@@ -49,6 +51,61 @@ pub struct CallState {
     pub(super) arrived_at: Option<SystemTime>,
     /// The fee the payment context keeps: set by a cancel after the grace or a no-show.
     pub(super) fee: Option<Krw>,
+    /// Whom the open offer reaches, in calls dispatched in tiers (patch `offer-tiers`); `None`
+    /// before the dispatch and in calls offered to their area alone.
+    pub(super) reach: Option<Reach>,
+}
+
+/// Whom a call's open offer reaches (spec section 9, "Dispatch"): the available drivers of some
+/// areas, or every available driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// The areas whose drivers see the offer, the call's own first.
+    pub areas: Vec<String>,
+    /// Every available driver sees it, whatever their areas.
+    pub everyone: bool,
+}
+
+impl Reach {
+    /// Whether a driver of `driver_areas` is offered the call.
+    pub fn includes(&self, driver_areas: &[String]) -> bool {
+        self.everyone
+            || driver_areas.iter().any(|mine| {
+                self.areas
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(mine.trim()))
+            })
+    }
+}
+
+/// What ends one of a tiered dispatch's timers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TierStep {
+    /// `OFFER_WINDOW` is over: the offer widens to the next tier (its index among the widenings).
+    Widen(usize),
+    /// `DISPATCH_TIMEOUT` is over: the call expires.
+    Expire,
+}
+
+/// The timers of a tiered dispatch, one after the other: an `OFFER_WINDOW` for each of the
+/// `widenings` that `DISPATCH_TIMEOUT` leaves room for, then what is left of the timeout. So only
+/// one timer runs at a time, and the last one still ends the call at `DISPATCH_TIMEOUT`.
+pub fn tier_timers(
+    timeout: Duration,
+    window: Duration,
+    widenings: usize,
+) -> Vec<(Duration, TierStep)> {
+    let mut timers = Vec::with_capacity(widenings + 1);
+    let mut left = timeout;
+    for tier in 0..widenings {
+        if window.is_zero() || left <= window {
+            break;
+        }
+        timers.push((window, TierStep::Widen(tier)));
+        left -= window;
+    }
+    timers.push((left, TierStep::Expire));
+    timers
 }
 
 /// What the workflow knows of the call's payment.
@@ -87,6 +144,7 @@ impl CallState {
             caught_at: None,
             arrived_at: None,
             fee: None,
+            reach: None,
         }
     }
 
@@ -269,9 +327,18 @@ impl CallState {
 
     /// Whether a driver's `catch` may win now: a valid driver, and the call DISPATCHED.
     pub fn check_catch(&self, request: &CatchRequest) -> Result<Driver, HandlerError> {
-        let mut driver = Driver::parse(&request.driver_id, &request.driver_name)?;
-        driver.driver_mobile = request.driver_mobile.clone();
-        self.status.apply(CallTransition::Catch)?;
+        let driver = self.check_winner(
+            &request.driver_id,
+            &request.driver_name,
+            &request.driver_mobile,
+        )?;
+        let offered = match (&self.reach, &request.driver_areas) {
+            (Some(reach), Some(areas)) => reach.includes(areas),
+            _ => true,
+        };
+        if !offered {
+            return Err(format!("the call is not offered to driver {}", driver.driver_id).into());
+        }
         Ok(driver)
     }
 
@@ -282,11 +349,118 @@ impl CallState {
         request: &CatchRequest,
     ) -> Result<CallView, HandlerError> {
         let driver = self.check_catch(request)?;
+        self.win(now, driver)
+    }
+
+    /// Whether an operator may assign the call now: a valid driver, and the call DISPATCHED
+    /// (whomever the offer reaches).
+    pub fn check_assign(&self, request: &AssignRequest) -> Result<Driver, HandlerError> {
+        self.check_winner(
+            &request.driver_id,
+            &request.driver_name,
+            &request.driver_mobile,
+        )
+    }
+
+    /// An operator gives the call to a driver: `CallAssigned`, then the catch itself.
+    pub fn assign(
+        &mut self,
+        now: Option<SystemTime>,
+        request: &AssignRequest,
+    ) -> Result<CallView, HandlerError> {
+        let driver = self.check_assign(request)?;
+        let description = format!(
+            "Assigned to {} ({}) by operator {}",
+            driver.driver_name,
+            driver.driver_id,
+            request.operator.trim()
+        );
+        self.record(now, EventName::CallAssigned, description);
+        self.win(now, driver)
+    }
+
+    fn check_winner(
+        &self,
+        driver_id: &str,
+        driver_name: &str,
+        driver_mobile: &Option<String>,
+    ) -> Result<Driver, HandlerError> {
+        let mut driver = Driver::parse(driver_id, driver_name)?;
+        driver.driver_mobile = driver_mobile.clone();
+        self.status.apply(CallTransition::Catch)?;
+        Ok(driver)
+    }
+
+    /// `driver` wins the call (checked by the caller).
+    fn win(&mut self, now: Option<SystemTime>, driver: Driver) -> Result<CallView, HandlerError> {
         let description = format!("Caught by {} ({})", driver.driver_name, driver.driver_id);
         self.apply(now, CallTransition::Catch, description)?;
         self.driver = Some(driver);
         self.caught_at = now;
         Ok(self.view())
+    }
+
+    /// Whom the offer reaches at each widening of a tiered dispatch: the neighbouring areas too
+    /// (when the call's area has any), then every available driver. Empty for a call without an
+    /// area from the tariff.
+    pub fn widenings(&self) -> Vec<Reach> {
+        let Some(area) = &self.request.area else {
+            return Vec::new();
+        };
+        let mut areas = vec![area.area.clone()];
+        let mut tiers = Vec::with_capacity(2);
+        let neighbours: Vec<String> = area
+            .neighbours
+            .iter()
+            .filter(|n| !areas.contains(n))
+            .cloned()
+            .collect();
+        if !neighbours.is_empty() {
+            areas.extend(neighbours);
+            tiers.push(Reach {
+                areas: areas.clone(),
+                everyone: false,
+            });
+        }
+        tiers.push(Reach {
+            areas,
+            everyone: true,
+        });
+        tiers
+    }
+
+    /// The offer opened to the drivers of the call's own area (the first tier).
+    pub fn offered_in_area(&mut self) {
+        let area = self.request.service_area();
+        self.reach = Some(Reach {
+            areas: vec![area],
+            everyone: false,
+        });
+    }
+
+    /// The offer widens to `to` from now on (the validator admits its drivers at once); returns
+    /// what the catcher context is to record, and the `OfferWidened` description naming what was
+    /// added.
+    pub fn widen(&mut self, to: Reach) -> (catcher::WidenOfferInput, String) {
+        let before = self.reach.clone().unwrap_or_default();
+        let description = if to.everyone && !before.everyone {
+            "Offer widened to every available driver".to_owned()
+        } else {
+            let added: Vec<&str> = to
+                .areas
+                .iter()
+                .filter(|a| !before.areas.contains(a))
+                .map(String::as_str)
+                .collect();
+            format!("Offer widened to {}", added.join(", "))
+        };
+        let input = catcher::WidenOfferInput {
+            call_id: self.request.call_id,
+            areas: to.areas.clone(),
+            everyone: to.everyone,
+        };
+        self.reach = Some(to);
+        (input, description)
     }
 
     /// Whether this driver's trip step may happen now: the call's driver, in the right status.
@@ -336,6 +510,7 @@ impl CallState {
             location: self.request.location.clone(),
             destination: self.request.destination.clone(),
             pay_amount: self.request.pay_amount,
+            area: self.request.area.as_ref().map(|a| a.area.clone()),
         }
     }
 
@@ -356,7 +531,7 @@ impl CallState {
         let mut attributes = vec![
             CALL_STATUS.value_set(self.status.as_str().to_owned()),
             CUSTOMER_MOBILE.value_set(self.request.mobile.as_ref().to_owned()),
-            SERVICE_AREA.value_set(self.request.location.service_area()),
+            SERVICE_AREA.value_set(self.request.service_area()),
         ];
         // Unset is not a valid Keyword value on the server, so DriverId appears with the catch.
         if let Some(driver) = &self.driver {
@@ -427,6 +602,7 @@ mod tests {
             pay_type: PayType::Card,
             pay_amount: Krw::new(15000).unwrap(),
             quote: None,
+            area: None,
         };
         let mut state = CallState::new(request, CallPolicy::DEFAULT);
         state.made(at(0));
@@ -449,6 +625,7 @@ mod tests {
             driver_id: "d-kim".to_owned(),
             driver_name: "Kim".to_owned(),
             driver_mobile: Some("010-****-1234".to_owned()),
+            driver_areas: None,
         }
     }
 
@@ -583,6 +760,7 @@ mod tests {
             driver_id: "d-lee".into(),
             driver_name: "Lee".into(),
             driver_mobile: None,
+            driver_areas: None,
         };
         assert_eq!(
             state.check_catch(&lee).unwrap_err().to_string(),
@@ -742,5 +920,129 @@ mod tests {
         assert_eq!(input.status, CallStatus::Dispatched);
         assert!(state.projection_input(99).events.is_empty());
         assert!(state.reached_drivers());
+    }
+
+    fn tiered() -> CallState {
+        let mut state = call();
+        state.request.area = Some(crate::domain::CallArea {
+            area: "mapo".to_owned(),
+            neighbours: vec!["dongjak".to_owned(), "jongro".to_owned()],
+        });
+        state.begin_payment();
+        state.on_payment_answer(at(1), approved());
+        state
+            .apply(at(2), CallTransition::Dispatched, "offered".into())
+            .unwrap();
+        state.offered_in_area();
+        state
+    }
+
+    fn driver_of(id: &str, areas: &[&str]) -> CatchRequest {
+        CatchRequest {
+            driver_id: id.to_owned(),
+            driver_name: id.to_owned(),
+            driver_mobile: None,
+            driver_areas: Some(areas.iter().map(|a| (*a).to_owned()).collect()),
+        }
+    }
+
+    #[test]
+    fn tier_timers_widen_each_window_and_still_end_at_the_dispatch_timeout() {
+        let s = Duration::from_secs;
+        assert_eq!(
+            tier_timers(s(600), s(30), 2),
+            [
+                (s(30), TierStep::Widen(0)),
+                (s(30), TierStep::Widen(1)),
+                (s(540), TierStep::Expire)
+            ]
+        );
+        // A timeout shorter than the windows cuts the tiers short.
+        assert_eq!(
+            tier_timers(s(45), s(30), 2),
+            [(s(30), TierStep::Widen(0)), (s(15), TierStep::Expire)]
+        );
+        assert_eq!(tier_timers(s(30), s(30), 2), [(s(30), TierStep::Expire)]);
+        assert_eq!(tier_timers(s(600), s(0), 2), [(s(600), TierStep::Expire)]);
+        let total: Duration = tier_timers(s(100), s(30), 2).iter().map(|t| t.0).sum();
+        assert_eq!(total, s(100));
+    }
+
+    #[test]
+    fn only_the_current_tiers_drivers_may_catch_and_each_widening_names_what_it_adds() {
+        let mut state = tiered();
+        let widenings = state.widenings();
+        assert_eq!(widenings.len(), 2);
+        let kangnam = driver_of("d-kang", &["kangnam"]);
+        let dongjak = driver_of("d-dong", &["Dongjak"]);
+        assert!(state.check_catch(&kangnam).is_err());
+        assert!(state.check_catch(&dongjak).is_err());
+        assert!(
+            state
+                .check_catch(&driver_of("d-mapo", &["ilsan", "mapo"]))
+                .is_ok()
+        );
+
+        let (input, description) = state.widen(widenings[0].clone());
+        assert_eq!(description, "Offer widened to dongjak, jongro");
+        assert_eq!(input.areas, ["mapo", "dongjak", "jongro"]);
+        assert!(!input.everyone);
+        assert!(state.check_catch(&dongjak).is_ok());
+        let refused = state.check_catch(&kangnam).unwrap_err().to_string();
+        assert_eq!(refused, "the call is not offered to driver d-kang");
+
+        let (input, description) = state.widen(widenings[1].clone());
+        assert_eq!(description, "Offer widened to every available driver");
+        assert!(input.everyone);
+        assert!(state.check_catch(&kangnam).is_ok());
+        // A catch without areas (a client from before tiers) is not held to them.
+        assert!(state.check_catch(&kim()).is_ok());
+    }
+
+    #[test]
+    fn an_area_without_neighbours_widens_straight_to_everyone_and_old_calls_not_at_all() {
+        let mut state = tiered();
+        state.request.area.as_mut().unwrap().neighbours.clear();
+        assert_eq!(
+            state.widenings(),
+            [Reach {
+                areas: vec!["mapo".to_owned()],
+                everyone: true
+            }]
+        );
+        assert!(dispatched().widenings().is_empty());
+    }
+
+    #[test]
+    fn an_assign_records_call_assigned_then_the_catch_and_only_while_dispatched() {
+        let mut state = tiered();
+        let request = AssignRequest {
+            driver_id: "d-kang".to_owned(),
+            driver_name: "Kang".to_owned(),
+            driver_mobile: None,
+            operator: "ops".to_owned(),
+        };
+        let view = state.assign(at(5), &request).unwrap();
+        assert_eq!(view.status, CallStatus::Caught);
+        let last: Vec<_> = view
+            .timeline
+            .iter()
+            .rev()
+            .take(2)
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(last, [EventName::CallCaught, EventName::CallAssigned]);
+        assert_eq!(
+            view.timeline[view.timeline.len() - 2].description,
+            "Assigned to Kang (d-kang) by operator ops"
+        );
+        assert_eq!(
+            state.check_assign(&request).unwrap_err().to_string(),
+            "a CAUGHT call cannot be caught"
+        );
+        assert_eq!(
+            state.check_catch(&kim()).unwrap_err().to_string(),
+            "a CAUGHT call cannot be caught"
+        );
     }
 }
