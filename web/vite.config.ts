@@ -18,7 +18,7 @@ export default defineConfig({
   server: {
     // `npm run dev` during development: the apps from Vite, the API from the running binary.
     proxy: Object.fromEntries(
-      ["/auth", "/dev", "/calls", "/quotes", "/catches", "/dashboards", "/drivers", "/payments", "/operations"].map(
+      ["/auth", "/dev", "/calls", "/quotes", "/places", "/catches", "/dashboards", "/drivers", "/payments", "/operations"].map(
         (p) => [p, "http://127.0.0.1:8080"],
       ),
     ),

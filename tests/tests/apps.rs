@@ -5,7 +5,8 @@
 //!
 //! Each journey checks what a person sees: statuses changing without a reload, the driver's
 //! name and masked number, the fee notice before a cancel, the lost-race message, the counts of
-//! the console moving, the failure messages; and on every main screen at 360×740 a screenshot
+//! the console moving, the failure messages, offers only while online, an operator's assigned
+//! dispatch (`dispatch.test.mjs`); and on every main screen at 360×740 a screenshot
 //! (kept under `target/app-screenshots/`), no console error, no request to any other host, and
 //! no serious or critical axe-core violation.
 
@@ -75,7 +76,12 @@ fn journey(drill: &Drill, sandbox: &Process, file: &str) {
 #[tokio::test]
 async fn the_apps_take_a_call_from_request_to_completion_in_a_real_browser() {
     let (drill, sandbox, _worker) = stack().await;
-    for file in ["customer.test.mjs", "race.test.mjs", "ops.test.mjs"] {
+    for file in [
+        "customer.test.mjs",
+        "race.test.mjs",
+        "ops.test.mjs",
+        "dispatch.test.mjs",
+    ] {
         journey(&drill, &sandbox, file);
     }
 }

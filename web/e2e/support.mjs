@@ -105,6 +105,21 @@ export async function checkScreen(person, name) {
   assert.deepEqual(person.problems(), [], `${name}: console errors or foreign requests`);
 }
 
+/**
+ * A screenshot of part of the screen under target/: `locator`'s element, or (`viewport`) the
+ * phone's screen scrolled to it, for a form far down a long page.
+ */
+export async function screenshotPart(page, locator, name, { viewport = false } = {}) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  if (viewport) {
+    await locator.scrollIntoViewIfNeeded();
+    await page.screenshot({ path });
+  } else {
+    await locator.screenshot({ path });
+  }
+}
+
 /** The element with `testid` once it shows (within the page, or within `scope`). */
 export function byTestId(scope, testid) {
   return scope.locator(`[data-testid="${testid}"]`);

@@ -5,8 +5,8 @@ import { attempt } from "../shared/client";
 import { reportFailure, type Report } from "../shared/report";
 import { hms, useNow } from "../shared/time";
 import { Field, won } from "../shared/ui";
-import { PLACES, PLACES_LIST_ID, PlaceList } from "./places";
-import { api, type CallView, type Quote } from "./session";
+import { PLACES_LIST_ID, PlaceList, usePlaces } from "./places";
+import { api, type CallView, type Place, type Quote } from "./session";
 
 /** A breakdown line's name (`base`, `distance 12.4 km`, ...) in Korean. */
 function itemLabel(item: string): string {
@@ -26,13 +26,19 @@ function itemLabel(item: string): string {
   }
 }
 
-const UNKNOWN_PLACE = `출발지나 도착지를 찾을 수 없습니다. 목록에 있는 장소 이름으로 입력해 주세요 (예: ${PLACES.slice(0, 4)
-  .map((p) => p.name)
-  .join(", ")}).`;
+/** A place the tariff does not know (422): the sentence, with a few names of `places` as examples. */
+function unknownPlace(places: Place[]): string {
+  const examples = places
+    .slice(0, 4)
+    .map((p) => p.name)
+    .join(", ");
+  return `출발지나 도착지를 찾을 수 없습니다. 목록에 있는 장소 이름으로 입력해 주세요${examples ? ` (예: ${examples})` : ""}.`;
+}
 const QUOTE_EXPIRED = "견적이 만료되었습니다. 요금을 다시 확인해 주세요.";
 
 export function Order(props: { report: Report; onCalled: (view: CallView) => void }) {
   const { report } = props;
+  const places = usePlaces(report);
   const [pickup, setPickup] = useState("");
   const [destination, setDestination] = useState("");
   const [quote, setQuote] = useState<Quote | null>(null);
@@ -64,7 +70,7 @@ export function Order(props: { report: Report; onCalled: (view: CallView) => voi
       return;
     }
     setQuote(null);
-    reportFailure(r, report, { 422: UNKNOWN_PLACE });
+    reportFailure(r, report, { 422: unknownPlace(places) });
   }
 
   async function requestCall() {
@@ -103,7 +109,7 @@ export function Order(props: { report: Report; onCalled: (view: CallView) => voi
   return (
     <section aria-labelledby="order-title">
       <h2 id="order-title">대리운전 부르기</h2>
-      <PlaceList />
+      <PlaceList places={places} />
       <Field
         label="출발지"
         testid="pickup"

@@ -1,35 +1,49 @@
-// The places the default tariff knows (activities/src/payment/default-fare-table.toml), offered
-// as suggestions: the API takes the English names, the Korean name helps people pick.
-export const PLACES: ReadonlyArray<{ name: string; korean: string }> = [
-  { name: "Kangnam", korean: "강남" },
-  { name: "Dongjak", korean: "동작" },
-  { name: "Nowon", korean: "노원" },
-  { name: "Mapo", korean: "마포" },
-  { name: "Jongro", korean: "종로" },
-  { name: "Bundang", korean: "분당" },
-  { name: "Kangnam station", korean: "강남역" },
-  { name: "Seoul station", korean: "서울역" },
-  { name: "Gwanghwamun", korean: "광화문" },
-  { name: "Itaewon", korean: "이태원" },
-  { name: "Hongdae", korean: "홍대입구" },
-  { name: "Yeouido", korean: "여의도" },
-  { name: "Sadang", korean: "사당" },
-  { name: "Jamsil", korean: "잠실" },
-  { name: "Pangyo", korean: "판교" },
-  { name: "Gimpo airport", korean: "김포공항" },
-  { name: "Ilsan", korean: "일산" },
-  { name: "Suwon", korean: "수원" },
-  { name: "Incheon airport", korean: "인천공항" },
-];
+// The places the tariff knows (`GET /places`), offered as suggestions on both place inputs: the
+// API takes the names, the Korean label beside each helps people pick.
+import { useEffect, useState } from "preact/hooks";
+import { attempt } from "../shared/client";
+import { signedOut, type Report } from "../shared/report";
+import { api, type Place } from "./session";
 
 export const PLACES_LIST_ID = "known-places";
 
-/** The `<datalist>` both place inputs point at. */
-export function PlaceList() {
+/** How long to wait before asking again after the list could not be read. */
+const RETRY_MS = 10_000;
+
+/**
+ * The tariff's places, in its order; empty until read (or while the API cannot be reached: the
+ * inputs still take any text, the suggestions come once the list does). A 401 signs out.
+ */
+export function usePlaces(report: Report): Place[] {
+  const [places, setPlaces] = useState<Place[]>([]);
+  useEffect(() => {
+    let alive = true;
+    let retry = 0;
+    async function load() {
+      const r = await attempt<Place[]>(api.GET("/places"));
+      if (!alive) return;
+      if (r.ok) {
+        setPlaces(r.data);
+      } else if (!signedOut(r, report.expired)) {
+        // Suggestions are a help, not a step: no message, just another try later.
+        retry = window.setTimeout(() => void load(), RETRY_MS);
+      }
+    }
+    void load();
+    return () => {
+      alive = false;
+      window.clearTimeout(retry);
+    };
+  }, []);
+  return places;
+}
+
+/** The `<datalist>` both place inputs point at: each name, with its Korean label beside it. */
+export function PlaceList({ places }: { places: Place[] }) {
   return (
     <datalist id={PLACES_LIST_ID}>
-      {PLACES.map((p) => (
-        <option key={p.name} value={p.name} label={p.korean} />
+      {places.map((p) => (
+        <option key={p.name} value={p.name} label={p.label && p.label !== p.name ? p.label : undefined} />
       ))}
     </datalist>
   );

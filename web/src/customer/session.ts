@@ -8,6 +8,8 @@ export type CallView = Schemas["CallView"];
 export type Quote = Schemas["Quote"];
 export type CallSummary = Schemas["CallSummary"];
 export type TimelineEvent = Schemas["TimelineEvent"];
+/** A place the tariff knows (`GET /places`): the name the API takes, its Korean label, its area. */
+export type Place = Schemas["PlaceAnswer"];
 
 /** The call this tab is following, so a reload comes back to it. */
 const CALL_KEY = "customer.callId";

@@ -1,16 +1,35 @@
 // The driver app (spec section 8): sign in, go online, the live offers, the caught trip, today's
-// earnings. One page; the screens follow the state.
-import { useCallback, useEffect, useState } from "preact/hooks";
+// earnings. One page; the screens follow the state. The feed (`/catches/events`) stays open while
+// signed in: it brings the offers and the driver's availability as the API sees it.
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { attempt, failureMessage } from "../shared/client";
 import { watchNetwork } from "../shared/live";
 import { PasswordSignIn } from "../shared/PasswordSignIn";
 import { NETWORK_DOWN, SESSION_EXPIRED, signedOut } from "../shared/report";
 import { ErrorMessage, Frame } from "../shared/ui";
 import { api, saveTrip, savedTrip, session, type Me, type TripView } from "./api";
-import { Availability } from "./Availability";
+import { Availability, type OfflineReason } from "./Availability";
 import { Earnings } from "./Earnings";
+import { useFeed } from "./feed";
 import { Offers } from "./Offers";
 import { Trip } from "./Trip";
+
+/** Shown after a 401 while the token had not expired: for a driver, the account was disabled. */
+const ACCOUNT_DISABLED = "기사 계정이 사용 중지되어 로그아웃되었습니다. 운영자에게 문의해 주세요.";
+
+/** Whether `token` (a JWT) is past its `exp` by this browser's clock (unreadable: yes). */
+function tokenExpired(token: string | null): boolean {
+  try {
+    const payload = token?.split(".")[1];
+    if (!payload) return true;
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    // A minute's grace for a clock that is a little off.
+    return typeof exp !== "number" || exp * 1000 <= Date.now() + 60_000;
+  } catch {
+    return true;
+  }
+}
 
 interface ActiveTrip {
   callId: string;
@@ -42,20 +61,35 @@ export function App() {
     if (networkDown) setMessage(null);
   }, [networkDown]);
 
-  /** A request answered 401: the sign-in lapsed (or the driver was disabled). */
+  // Why the driver is offline; the availability the driver asked for while the request is out
+  // (an event saying so is theirs, not the API's); the newest availability the feed heard.
+  const [offlineReason, setOfflineReason] = useState<OfflineReason>("driver");
+  const requested = useRef<boolean | null>(null);
+  const heard = useRef<{ online: boolean; seq: number }>({ online: false, seq: 0 });
+
+  /**
+   * A request answered 401: the sign-in lapsed, or (the token not yet expired) an operator
+   * disabled the driver, which also ends the feed. Back to the sign-in, told which.
+   */
   const expire = useCallback(() => {
+    // Already signed out (another request's 401 came first): its message stands.
+    if (!session.token) return;
+    const disabled = !tokenExpired(session.token);
     session.clear();
     setSignedIn(false);
     setMe(null);
-    setMessage(SESSION_EXPIRED);
+    setMessage(disabled ? ACCOUNT_DISABLED : SESSION_EXPIRED);
   }, []);
 
   const loadMe = useCallback(async () => {
     setMeFailed(false);
+    const mark = heard.current.seq;
     const r = await attempt<Me>(api.GET("/drivers/me"));
     if (!session.token) return;
     if (r.ok) {
-      setMe(r.data);
+      // `online` is the API's effective value; an availability event since is newer still.
+      const online = heard.current.seq === mark ? r.data.online : heard.current.online;
+      setMe({ ...r.data, online });
     } else if (!signedOut(r, expire)) {
       setMeFailed(true);
       if (r.status !== 0) setMessage(failureMessage(r));
@@ -66,6 +100,45 @@ export function App() {
     if (signedIn) void loadMe();
   }, [signedIn, loadMe]);
 
+  /** The driver's availability changed (`byDriver`: their own request; else the API's word). */
+  const shownMe = useRef(me);
+  shownMe.current = me;
+  const availability = useCallback((online: boolean, byDriver: boolean) => {
+    const current = shownMe.current;
+    if (!current || current.online === online) return;
+    if (!online) setOfflineReason(byDriver ? "driver" : "presence");
+    setMe({ ...current, online });
+  }, []);
+
+  // On a call this app does not show (an operator assigned it, or another tab caught it).
+  const [onCall, setOnCall] = useState(false);
+  const tripShown = useRef(trip);
+  tripShown.current = trip;
+
+  const feed = useFeed(signedIn, {
+    onAvailability: (online, busy, callId) => {
+      heard.current = { online, seq: heard.current.seq + 1 };
+      availability(online, requested.current === online);
+      setOnCall(busy);
+      // A call the API names (an assigned one): shown as the trip, as if caught here.
+      if (busy && callId && !tripShown.current) {
+        saveTrip(callId);
+        setTrip({ callId, initial: null });
+      }
+    },
+    onMessage: setMessage,
+    onExpired: expire,
+    onStream: (up) => setStreamDown(!up),
+  });
+
+  // Online again: the list is read afresh rather than the one from before shown.
+  const online = me?.online ?? false;
+  const wasOnline = useRef(online);
+  useEffect(() => {
+    if (online !== wasOnline.current && online) feed.reload();
+    wasOnline.current = online;
+  }, [online]);
+
   function signOut() {
     session.clear();
     saveTrip(null);
@@ -73,6 +146,8 @@ export function App() {
     setMe(null);
     setSignedIn(false);
     setMessage(null);
+    setOfflineReason("driver");
+    setOnCall(false);
   }
 
   function caught(view: TripView) {
@@ -106,8 +181,12 @@ export function App() {
           <Availability
             me={me}
             failed={meFailed}
+            offlineReason={offlineReason}
             onRetry={() => void loadMe()}
-            onChanged={(online) => setMe((current) => (current ? { ...current, online } : current))}
+            onRequested={(online) => {
+              requested.current = online;
+            }}
+            onChanged={(online) => availability(online, true)}
             onMessage={setMessage}
             onExpired={expire}
           />
@@ -122,21 +201,17 @@ export function App() {
               onCompleted={() => setCompleted(trip.callId)}
               onLink={(up) => setTripDown(!up)}
             />
-          ) : me?.online ? (
-            <Offers
-              onCaught={caught}
-              onMessage={setMessage}
-              onExpired={expire}
-              onStream={(up) => setStreamDown(!up)}
-            />
           ) : (
             me && (
-              <section aria-labelledby="resting-title">
-                <h2 id="resting-title">들어온 호출</h2>
-                <p class="muted">
-                  쉬는 중에는 호출을 받지 않습니다. 호출을 받으려면 ‘호출 받기 시작’을 눌러 주세요.
-                </p>
-              </section>
+              <Offers
+                offers={feed.offers}
+                online={me.online}
+                onCall={onCall}
+                onGone={feed.drop}
+                onCaught={caught}
+                onMessage={setMessage}
+                onExpired={expire}
+              />
             )
           )}
           <Earnings completed={completed} onExpired={expire} />

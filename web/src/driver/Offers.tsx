@@ -1,104 +1,28 @@
-// The live list of open offers in the driver's areas, and catching one.
-import { useEffect, useRef, useState } from "preact/hooks";
+// The live list of open offers in the driver's areas (from the feed, ./feed.ts), and catching one.
+import { useState } from "preact/hooks";
 import { attempt, failureMessage } from "../shared/client";
-import { follow } from "../shared/live";
 import { signedOut } from "../shared/report";
 import { useNow } from "../shared/time";
 import { won } from "../shared/ui";
-import { api, destinationOf, session, type Offer, type TripView } from "./api";
+import { api, destinationOf, type Offer, type TripView } from "./api";
 import { ago } from "./time";
 
-/** How often, at most, a broken stream makes the app re-read the list (and learn of a 401). */
-const PROBE_MS = 3000;
-/** How long the stream may be down before the driver is told (a reconnect takes about 1 s). */
-const GRACE_MS = 2000;
-
 export function Offers(props: {
+  /** The open offers as the feed last heard them (null: not read yet). */
+  offers: Offer[] | null;
+  /** Whether the driver is online: offline, no offer is shown (the API sends none either). */
+  online: boolean;
+  /** The driver is on a call this screen does not show (e.g. one an operator assigned). */
+  onCall: boolean;
+  /** Hides an offer the driver learned is gone. */
+  onGone: (callId: string) => void;
   onCaught: (view: TripView) => void;
   onMessage: (message: string | null) => void;
   onExpired: () => void;
-  /** Told when the offers stream breaks (`false`) and when it is up again (`true`). */
-  onStream: (up: boolean) => void;
 }) {
-  const [offers, setOffers] = useState<Offer[] | null>(null);
   const [catching, setCatching] = useState<string | null>(null);
-  const now = useNow();
-  // Offers this driver learned are gone (lost race, vanished): never shown again.
-  const dropped = useRef(new Set<string>());
-  // How many stream events arrived: a GET answered after a newer event is stale.
-  const events = useRef(0);
-  const latest = useRef(props);
-  latest.current = props;
-
-  function show(list: Offer[]) {
-    setOffers(list.filter((offer) => !dropped.current.has(offer.callId)));
-  }
-
-  useEffect(() => {
-    let alive = true;
-    let lastProbe = 0;
-    let grace = 0;
-
-    async function load(first: boolean) {
-      const mark = events.current;
-      const r = await attempt<Offer[]>(api.GET("/catches"));
-      if (!alive) return;
-      if (!r.ok) {
-        if (signedOut(r, latest.current.onExpired)) return;
-        if (first && r.status !== 0) latest.current.onMessage(failureMessage(r));
-        return;
-      }
-      if (events.current === mark) show(r.data);
-    }
-
-    void load(true);
-    const stop = follow(
-      session,
-      "/catches/events",
-      (event) => {
-        if (event.event !== "offers") return;
-        let list: unknown;
-        try {
-          list = JSON.parse(event.data);
-        } catch {
-          return;
-        }
-        if (!Array.isArray(list)) return;
-        events.current += 1;
-        show(list as Offer[]);
-      },
-      (up) => {
-        if (!alive) return;
-        // A stream that reconnects at once (the server ended it) is not worth a warning; one
-        // that stays down (it says so again on each failed retry) is.
-        if (up) {
-          window.clearTimeout(grace);
-          grace = 0;
-          latest.current.onStream(true);
-        } else if (!grace) {
-          grace = window.setTimeout(() => {
-            if (alive) latest.current.onStream(false);
-          }, GRACE_MS);
-        }
-        if (!up && Date.now() - lastProbe > PROBE_MS) {
-          // Keep the list as fresh as a plain GET can, and find out whether the sign-in lapsed.
-          lastProbe = Date.now();
-          void load(false);
-        }
-      },
-    );
-    return () => {
-      alive = false;
-      window.clearTimeout(grace);
-      stop();
-      latest.current.onStream(true);
-    };
-  }, []);
-
-  function drop(callId: string) {
-    dropped.current.add(callId);
-    setOffers((list) => (list ? list.filter((offer) => offer.callId !== callId) : list));
-  }
+  const now = useNow(props.online);
+  const offers = props.online ? props.offers : [];
 
   async function catchOffer(offer: Offer) {
     if (catching) return;
@@ -114,10 +38,10 @@ export function Offers(props: {
     setCatching(null);
     if (signedOut(r, props.onExpired)) return;
     if (r.status === 409) {
-      drop(offer.callId);
+      props.onGone(offer.callId);
       props.onMessage("다른 기사님이 먼저 배차받았습니다.");
     } else if (r.status === 404) {
-      drop(offer.callId);
+      props.onGone(offer.callId);
       props.onMessage("이미 사라진 호출입니다.");
     } else {
       props.onMessage(failureMessage(r));
@@ -148,10 +72,20 @@ export function Offers(props: {
           </li>
         ))}
       </ul>
-      {offers === null ? (
+      {props.onCall && (
+        <p class="notice" role="status" data-testid="on-call-notice">
+          배차된 호출이 있어 새 호출을 받지 않습니다. 운영자가 배정한 호출이면 운영자에게 확인해 주세요.
+        </p>
+      )}
+      {!props.online ? (
+        <p class="muted" data-testid="offers-offline">
+          오프라인일 때는 호출이 들어오지 않습니다.
+        </p>
+      ) : offers === null ? (
         <p class="muted">호출을 불러오는 중…</p>
       ) : (
-        offers.length === 0 && (
+        offers.length === 0 &&
+        !props.onCall && (
           <p class="muted">지금 들어온 호출이 없습니다. 새 호출은 자동으로 나타납니다.</p>
         )
       )}

@@ -11,6 +11,9 @@ export const TRIP_KEY = "driver.trip";
 /** The signed-in driver (`GET /drivers/me`). */
 export type Me = Schemas["DriverRecord"];
 
+/** Whether the driver is online (`PUT /drivers/me/availability`, `availability` events). */
+export type Availability = Schemas["Availability"];
+
 /** An open offer (`GET /catches`, `offers` events). */
 export type Offer = Schemas["OpenOffer"];
 

@@ -191,7 +191,12 @@ function Console(props: {
               workflowUrl={open.workflowUrl ?? null}
               change={change}
               driverNames={driverNames}
-              onChanged={() => refresh()}
+              drivers={drivers}
+              reloadDrivers={loadDrivers}
+              onChanged={() => {
+                refresh();
+                void loadDrivers();
+              }}
               onClose={() => setOpen(null)}
             />
           )}

@@ -1,8 +1,10 @@
-// One call: its facts, timeline, payment and driver, the Temporal link, and denying it.
+// One call: its facts, timeline, payment and driver, the Temporal link, assigning it to a driver
+// while it is open, and denying it.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { clock, Field, formatMobile, StatusBadge, won } from "../shared/ui";
 import type { Change } from "./App";
-import { api, PAYMENT_LABELS, type CallView, type Ops, type Payment } from "./api";
+import { api, PAYMENT_LABELS, type CallView, type DriverRecord, type Ops, type Payment } from "./api";
+import { AssignForm } from "./Assign";
 
 /** Statuses whose 409 on deny means "a driver already has it". */
 const CAUGHT_OR_LATER = new Set(["CAUGHT", "ARRIVED", "DRIVING", "COMPLETED", "NO_SHOW"]);
@@ -15,6 +17,9 @@ export function CallDetail(props: {
   workflowUrl: string | null;
   change: Change;
   driverNames: Map<string, string>;
+  /** Every registered driver (`GET /drivers`), for assigning the call. */
+  drivers: DriverRecord[];
+  reloadDrivers: () => Promise<void>;
   onChanged: () => void;
   onClose: () => void;
 }) {
@@ -24,6 +29,7 @@ export function CallDetail(props: {
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [assigned, setAssigned] = useState<string | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const seq = useRef(0);
 
@@ -92,6 +98,15 @@ export function CallDetail(props: {
     setBusy(false);
   }
 
+  function onAssigned(next: CallView) {
+    // The answer is newer than any read still under way.
+    seq.current += 1;
+    setView(next);
+    const name = next.driver?.driverName || (next.driver && props.driverNames.get(next.driver.driverId));
+    setAssigned(`${name ?? next.driver?.driverId ?? ""} 기사에게 배차했습니다.`);
+    props.onChanged();
+  }
+
   const driver = view?.driver;
   const driverName = driver ? driver.driverName || props.driverNames.get(driver.driverId) : undefined;
 
@@ -156,6 +171,22 @@ export function CallDetail(props: {
                 </li>
               ))}
             </ol>
+          )}
+
+          {view.status === "DISPATCHED" && (
+            <AssignForm
+              ops={ops}
+              callId={callId}
+              drivers={props.drivers}
+              reloadDrivers={props.reloadDrivers}
+              onAssigned={onAssigned}
+              onRefused={() => void load()}
+            />
+          )}
+          {assigned && (
+            <p class="ok-notice" role="status" data-testid="assign-notice">
+              {assigned}
+            </p>
           )}
 
           <h3>호출 거절</h3>

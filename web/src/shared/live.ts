@@ -24,21 +24,28 @@ export function callIdOf(event: LiveEvent): string | undefined {
   }
 }
 
-/** Why a stream stopped for good (the caller may not read it). */
-class Refused extends Error {}
+/** Why a stream stopped for good (the caller may not read it): the status it was answered. */
+class Refused extends Error {
+  constructor(readonly status: number) {
+    super(`stream answered ${status}`);
+  }
+}
 
 /** How long to wait before reconnecting after the stream broke. */
 const RECONNECT_MS = 1000;
 
 /**
  * Follows the stream at `path` until the returned function is called. `onEvent` gets each event;
- * `onConnection` is told when the stream is up and when it broke (it keeps reconnecting).
+ * `onConnection` is told when the stream is up and when it broke (it keeps reconnecting);
+ * `onRefused` when the API refused it (a 4xx but 429: a 401 is a lapsed sign-in or a disabled
+ * account), after which it is not retried.
  */
 export function follow(
   session: Session,
   path: string,
   onEvent: (event: LiveEvent) => void,
   onConnection: (connected: boolean) => void = () => {},
+  onRefused: (status: number) => void = () => {},
 ): () => void {
   const controller = new AbortController();
   void fetchEventSource(path, {
@@ -51,7 +58,7 @@ export function follow(
         return;
       }
       if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-        throw new Refused(`stream answered ${response.status}`);
+        throw new Refused(response.status);
       }
       throw new Error(`stream answered ${response.status}`);
     },
@@ -65,7 +72,10 @@ export function follow(
     },
     onerror(error) {
       onConnection(false);
-      if (error instanceof Refused) throw error;
+      if (error instanceof Refused) {
+        onRefused(error.status);
+        throw error;
+      }
       return RECONNECT_MS;
     },
   }).catch(() => {});
