@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use driver_call_activities::payment::DEFAULT_MIN_PAY_AMOUNT;
-use driver_call_activities::payment::tariff::Tariff;
+use driver_call_workflows::domain::tariff::Tariff;
 use driver_call_workflows::driver_call::SEARCH_ATTRIBUTES;
 use serde::Deserialize;
 use serde_yaml_ng::Value;
@@ -49,17 +49,24 @@ const API_DATABASE_URLS: [&str; 5] = [
 /// The API's sign-in settings (spec section 7) every deployment sets.
 const API_SIGN_IN_SETTINGS: [&str; 3] = ["AUTH_TOKEN_TTL", "SMS_SENDER", "OPERATOR_USERNAME"];
 /// The rules the API fixes into each call when it is made (spec sections 3 and 9), which every
-/// deployment sets: its time limits, and the cancellation fee and no-show rules. Each is a
-/// duration, but `CANCEL_FEE`, an amount of KRW.
-const API_CALL_RULES: [&str; 5] = [
+/// deployment sets: its time limits, how long each dispatch tier lasts, and the cancellation fee
+/// and no-show rules. Each is a duration, but `CANCEL_FEE`, an amount of KRW.
+const API_CALL_RULES: [&str; 6] = [
     "PAYMENT_WINDOW",
     "DISPATCH_TIMEOUT",
+    "OFFER_WINDOW",
     "CANCEL_GRACE",
     "CANCEL_FEE",
     "NO_SHOW_WAIT",
 ];
 /// The one call rule that is an amount (whole KRW, never negative), not a duration.
 const CANCEL_FEE: &str = "CANCEL_FEE";
+/// How long each dispatch tier lasts (a call rule, above): the call's area, then its neighbours
+/// too, then every area (spec section 9, docs/dispatch.md).
+const OFFER_WINDOW: &str = "OFFER_WINDOW";
+/// How long the API waits to hear from a driver before it puts them offline (spec section 9); a
+/// setting of the API's drivers, not of a call, which every deployment sets too.
+const PRESENCE_TIMEOUT: &str = "PRESENCE_TIMEOUT";
 /// The API's secrets: the token signing key and the first operator's password. Never a plain
 /// value: a Kubernetes Secret, or a compose variable required from the deploying shell or `.env`.
 const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
@@ -67,7 +74,7 @@ const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
 /// refuses to start with any other.
 const SMS_SENDERS: [&str; 1] = ["outbox"];
 /// The built-in fare table (compiled into the API), the one source of the deployments' tariff.
-const BUILTIN_FARE_TABLE: &str = "activities/src/payment/default-fare-table.toml";
+const BUILTIN_FARE_TABLE: &str = "workflows/src/domain/default-fare-table.toml";
 /// The kustomize base's copy of it (kustomize reads no file outside the kustomization's directory).
 const KUBERNETES_FARE_TABLE: &str = "deploy/k8s/base/fare-table.toml";
 
@@ -441,6 +448,51 @@ fn check_call_rules(
                 "{whose} sets {var} {value:?}: it must be {expected}"
             ));
         }
+    }
+}
+
+/// Problems with the API's dispatch settings as `value_of` gives them: `PRESENCE_TIMEOUT` must be
+/// set to a duration, it and `OFFER_WINDOW` above zero (a zero presence puts every driver offline
+/// at once, a zero window skips the tiers), and two windows shorter than `DISPATCH_TIMEOUT`, or a
+/// call expires before it is offered to every available driver. Whether `OFFER_WINDOW` and
+/// `DISPATCH_TIMEOUT` are set at all is [`check_call_rules`]'s to say.
+fn check_dispatch_settings(
+    problems: &mut Vec<String>,
+    whose: &str,
+    value_of: impl Fn(&str) -> Option<String>,
+) {
+    let duration = |var: &str| value_of(var).as_deref().and_then(seconds);
+    match value_of(PRESENCE_TIMEOUT).filter(|value| !value.trim().is_empty()) {
+        None => problems.push(format!(
+            "{whose} must set {PRESENCE_TIMEOUT} (how long a driver not heard from stays \
+             available)"
+        )),
+        Some(value) => match seconds(&value) {
+            None => problems.push(format!(
+                "{whose} sets {PRESENCE_TIMEOUT} {value:?}: it must be a duration such as 90s"
+            )),
+            Some(presence) if presence <= 0.0 => problems.push(format!(
+                "{whose} sets {PRESENCE_TIMEOUT} {value:?}: it must be above zero, or every \
+                 driver is offline at once"
+            )),
+            Some(_) => {}
+        },
+    }
+    let Some(window) = duration(OFFER_WINDOW) else {
+        return;
+    };
+    if window <= 0.0 {
+        problems.push(format!(
+            "{whose} sets {OFFER_WINDOW} to zero: each dispatch tier must last a while, or a \
+             call is offered to every area at once"
+        ));
+    } else if let Some(timeout) = duration("DISPATCH_TIMEOUT")
+        && 2.0 * window >= timeout
+    {
+        problems.push(format!(
+            "{whose}: twice {OFFER_WINDOW} ({window}s) must be shorter than DISPATCH_TIMEOUT \
+             ({timeout}s), or a call expires before it is offered to every available driver"
+        ));
     }
 }
 
@@ -1190,8 +1242,10 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
                      {SMS_SENDERS:?}"
                 )),
             }
-            // The time limits and the fee rules it fixes into each call.
+            // The time limits, the dispatch tiers and the fee rules it fixes into each call, and
+            // how long it waits to hear from a driver.
             check_call_rules(&mut problems, &whose, effective);
+            check_dispatch_settings(&mut problems, &whose, effective);
             // Quotes: the minimum fare (checked against the payment worker's below), and the
             // tariff, a read-only file mounted from the repository that the API can load.
             api_min_pay = Some((whose.clone(), effective("MIN_PAY_AMOUNT")));
@@ -1830,8 +1884,10 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                          {SMS_SENDERS:?}"
                     )),
                 }
-                // The time limits and the fee rules it fixes into each call.
+                // The time limits, the dispatch tiers and the fee rules it fixes into each call,
+                // and how long it waits to hear from a driver.
                 check_call_rules(&mut problems, &whose, |var| effective.get(var).cloned());
+                check_dispatch_settings(&mut problems, &whose, |var| effective.get(var).cloned());
                 // Quotes: the minimum fare (checked against the payment worker's below), and the
                 // tariff, a file of a ConfigMap volume that the API can load.
                 api_min_pay.push((whose.clone(), effective.get("MIN_PAY_AMOUNT").cloned()));
@@ -2041,27 +2097,111 @@ fn call_rules_must_be_set_and_well_formed() {
     let defaults = [
         ("PAYMENT_WINDOW", "10m"),
         ("DISPATCH_TIMEOUT", "10m"),
+        ("OFFER_WINDOW", "30s"),
         ("CANCEL_GRACE", "2m"),
         ("CANCEL_FEE", "5000"),
         ("NO_SHOW_WAIT", "10m"),
     ];
     assert_eq!(problems_with(&defaults), Vec::<String>::new());
     let mut free = defaults;
-    free[3] = ("CANCEL_FEE", "0");
+    free[4] = ("CANCEL_FEE", "0");
     assert_eq!(problems_with(&free), Vec::<String>::new());
-    // Unset or blank, a fee that is no whole amount, a wait that is no duration.
+    // Unset or blank, a fee that is no whole amount, a wait or a window that is no duration.
     let found = problems_with(&[
         ("PAYMENT_WINDOW", "10m"),
         ("DISPATCH_TIMEOUT", "10m"),
+        ("OFFER_WINDOW", "half a minute"),
         ("CANCEL_GRACE", " "),
         ("CANCEL_FEE", "-5000"),
         ("NO_SHOW_WAIT", "soon"),
     ]);
-    assert_eq!(found.len(), 3, "{found:?}");
-    assert!(found[0].contains("must set CANCEL_GRACE"), "{found:?}");
-    assert!(found[1].contains("CANCEL_FEE \"-5000\""), "{found:?}");
-    assert!(found[2].contains("NO_SHOW_WAIT \"soon\""), "{found:?}");
-    assert_eq!(problems_with(&defaults[..4]).len(), 1, "NO_SHOW_WAIT unset");
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert!(
+        found[0].contains("OFFER_WINDOW \"half a minute\""),
+        "{found:?}"
+    );
+    assert!(found[1].contains("must set CANCEL_GRACE"), "{found:?}");
+    assert!(found[2].contains("CANCEL_FEE \"-5000\""), "{found:?}");
+    assert!(found[3].contains("NO_SHOW_WAIT \"soon\""), "{found:?}");
+    assert_eq!(problems_with(&defaults[..5]).len(), 1, "NO_SHOW_WAIT unset");
+    assert_eq!(
+        problems_with(&defaults[1..]).len(),
+        1,
+        "PAYMENT_WINDOW unset"
+    );
+}
+
+#[test]
+fn dispatch_settings_must_be_set_and_reach_every_tier() {
+    let problems_with = |values: &[(&str, &str)]| {
+        let values: BTreeMap<&str, &str> = values.iter().copied().collect();
+        let mut problems = Vec::new();
+        check_dispatch_settings(&mut problems, "api", |var| {
+            values.get(var).map(|value| value.to_string())
+        });
+        problems
+    };
+    let defaults = [
+        ("DISPATCH_TIMEOUT", "10m"),
+        ("OFFER_WINDOW", "30s"),
+        ("PRESENCE_TIMEOUT", "90s"),
+    ];
+    assert_eq!(problems_with(&defaults), Vec::<String>::new());
+    // The windows of a test (short) and of a quiet night (long, still within the timeout).
+    assert_eq!(
+        problems_with(&[
+            ("DISPATCH_TIMEOUT", "5s"),
+            ("OFFER_WINDOW", "2s"),
+            ("PRESENCE_TIMEOUT", "3s"),
+        ]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems_with(&[
+            ("DISPATCH_TIMEOUT", "10m"),
+            ("OFFER_WINDOW", "4m 59s"),
+            ("PRESENCE_TIMEOUT", "5m"),
+        ]),
+        Vec::<String>::new()
+    );
+    // Unset, blank, no duration, zero.
+    let found = problems_with(&defaults[..2]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("must set PRESENCE_TIMEOUT"), "{found:?}");
+    let found = problems_with(&[("PRESENCE_TIMEOUT", " ")]);
+    assert!(found[0].contains("must set PRESENCE_TIMEOUT"), "{found:?}");
+    let found = problems_with(&[("PRESENCE_TIMEOUT", "a while")]);
+    assert!(
+        found[0].contains("PRESENCE_TIMEOUT \"a while\""),
+        "{found:?}"
+    );
+    let found = problems_with(&[
+        ("DISPATCH_TIMEOUT", "10m"),
+        ("OFFER_WINDOW", "0s"),
+        ("PRESENCE_TIMEOUT", "0s"),
+    ]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("above zero"), "{found:?}");
+    assert!(found[1].contains("OFFER_WINDOW to zero"), "{found:?}");
+    // Two windows that reach (or pass) the dispatch timeout: the last tier is never offered.
+    for window in ["5m", "6m"] {
+        let found = problems_with(&[
+            ("DISPATCH_TIMEOUT", "10m"),
+            ("OFFER_WINDOW", window),
+            ("PRESENCE_TIMEOUT", "90s"),
+        ]);
+        assert_eq!(found.len(), 1, "{window}: {found:?}");
+        assert!(found[0].contains("twice OFFER_WINDOW"), "{found:?}");
+    }
+    // A window that is no duration is check_call_rules' to report, not this check's.
+    assert_eq!(
+        problems_with(&[
+            ("DISPATCH_TIMEOUT", "10m"),
+            ("OFFER_WINDOW", "soon"),
+            ("PRESENCE_TIMEOUT", "90s"),
+        ]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
