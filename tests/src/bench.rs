@@ -8,6 +8,11 @@
 //! Temporal work. Per variant it reports calls/s, p50/p95/p99 per step and for the lifecycle, CPU
 //! per call of the server, the worker and the API (from `/proc`), and events, activities and
 //! workflow tasks per call from the recorded histories.
+//!
+//! [`watchers`] is its other mode: what idle drivers' offers streams cost, and how soon an offer
+//! reaches them.
+
+pub mod watchers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -155,6 +160,18 @@ fn start_server(out_dir: &Path) -> anyhow::Result<DevServer> {
     DevServer::start_on(&db, free_port()?)
 }
 
+/// An empty `dir`: a variant's stores start empty in every run, not with an earlier run's.
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("clear {}", dir.display()));
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(dir)?;
+    Ok(())
+}
+
 /// What one variant's round measured, and, added up, all its rounds.
 #[derive(Default)]
 struct Measured {
@@ -220,18 +237,29 @@ async fn run_variant(
     client: &Client,
     dir: &Path,
 ) -> anyhow::Result<Measured> {
-    std::fs::create_dir_all(dir)?;
-    let system = System::start(variant, server, dir).await?;
+    fresh_dir(dir)?;
+    // A driver not heard from for PRESENCE_TIMEOUT goes offline: the bench's, online once
+    // before the load, stay present however long it runs (builds before presence ignore it).
+    let presence = [("PRESENCE_TIMEOUT", "1h".to_owned())];
+    let system = System::start(variant, server, dir, &presence).await?;
     let pids = [
         ("server", server.pid()),
         ("worker", system.worker.id()),
         ("api", system.api_process.id()),
     ];
     let api = Api::at(&system.api_url);
-    // Everyone signs in before the measured window (an API without sign-in takes no tokens).
+    // Everyone signs in before the measured window (an API without sign-in takes no tokens),
+    // and the drivers go online (builds from before availability answer 404: they offer every
+    // call to all its area's drivers).
     for i in 0..options.calls.min(PEOPLE) {
         api.as_customer(&customer_mobile(i)).token().await;
-        api.as_driver(&driver_name(i)).token().await;
+    }
+    for i in 0..options.calls {
+        let driver = api.as_driver(&driver_name(i));
+        driver.token().await;
+        let online = Some(json!({"online": true}));
+        let path = "/drivers/me/availability";
+        driver.send(reqwest::Method::PUT, path, online).await;
     }
     let before = pids.map(|(name, pid)| (name, cpu_seconds(pid)));
     let started = Instant::now();
@@ -272,7 +300,7 @@ async fn run_variant(
     })
 }
 
-/// How many customers and drivers share the benchmark's calls.
+/// How many customers share the benchmark's calls.
 const PEOPLE: usize = 20;
 
 /// The customer of the `i`th call.
@@ -280,9 +308,10 @@ fn customer_mobile(i: usize) -> String {
     format!("010-7000-{:04}", i % PEOPLE)
 }
 
-/// The driver of the `i`th call.
+/// The driver of the `i`th call: one per call, since a driver on a call is offered no other
+/// until it ends.
 fn driver_name(i: usize) -> String {
-    format!("bench-{}", i % PEOPLE)
+    format!("bench-{i}")
 }
 
 /// One call through its whole happy lifecycle.
@@ -448,7 +477,13 @@ struct System {
 }
 
 impl System {
-    async fn start(variant: &Variant, server: &DevServer, dir: &Path) -> anyhow::Result<Self> {
+    /// Starts them with the bench's settings and `extra` ones.
+    async fn start(
+        variant: &Variant,
+        server: &DevServer,
+        dir: &Path,
+        extra: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let [worker_port, metrics_port, api_port] = [0; 3].map(|_| free_port().unwrap_or(0));
         let env = [
             ("TEMPORAL_ADDRESS", server.address()),
@@ -466,6 +501,7 @@ impl System {
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .envs(env.iter().map(|(k, v)| (k, v)))
+                .envs(extra.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);

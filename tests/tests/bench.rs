@@ -1,6 +1,10 @@
 //! A smoke run of the load generator behind `scripts/bench` (a few calls), so it never rots. It
 //! asserts what the bench reports, not how fast anything is: timing is the bench's, never a test's.
+//! The watchers mode gets a smoke run of its own (a few streams, two offers).
 
+use std::time::Duration;
+
+use driver_call_tests::bench::watchers::{self, WatchersOptions};
 use driver_call_tests::bench::{self, BenchOptions, Variant};
 use driver_call_tests::drill::binary;
 use driver_call_tests::scratch_dir;
@@ -52,4 +56,60 @@ async fn the_bench_drives_calls_to_completion_and_reports_what_the_histories_hol
         serde_json::from_str(&std::fs::read_to_string(options.out_dir.join("bench.json")).unwrap())
             .unwrap();
     assert_eq!(json["variants"][1]["calls"], 3);
+}
+
+#[tokio::test]
+async fn the_watchers_mode_sees_every_offer_on_every_stream_of_its_area_and_off_it_again() {
+    let bin_dir = binary("driver-call-api").parent().unwrap().to_path_buf();
+    // Eight drivers round the six areas: the first call (kangnam) is due on the streams of
+    // drivers 0 and 6, the second (dongjak) on those of 1 and 7.
+    let options = WatchersOptions {
+        watchers: 8,
+        calls: 2,
+        window: Duration::from_secs(1),
+        variants: vec![Variant {
+            name: "head".into(),
+            bin_dir,
+        }],
+        out_dir: scratch_dir("bench-watchers").unwrap(),
+    };
+    let reports = watchers::run(&options)
+        .await
+        .expect("the watchers mode ran");
+    let [report] = &reports[..] else {
+        panic!("one report per variant: {reports:?}");
+    };
+    assert_eq!((report.streams, report.calls), (8, 2), "{report:?}");
+    assert_eq!(report.eligible, 4, "{report:?}");
+    assert_eq!(
+        report.missed, 0,
+        "every stream of the area got the offer: {report:?}"
+    );
+    assert_eq!(report.delivery.n, 4, "{report:?}");
+    assert_eq!(report.delivery_from_recorded.n, 4, "{report:?}");
+    assert_eq!(report.not_withdrawn, 0, "{report:?}");
+    assert_eq!(report.withdrawal.n, 4, "{report:?}");
+    assert_eq!(
+        report.strays, 0,
+        "no other area's stream got it: {report:?}"
+    );
+    assert_eq!(report.streams_ended, 0, "{report:?}");
+    for process in ["server", "worker", "api"] {
+        assert!(
+            report.idle_cpu_ms_per_sec.contains_key(process),
+            "{report:?}"
+        );
+        assert!(
+            report.watched_cpu_ms_per_sec.contains_key(process),
+            "{report:?}"
+        );
+    }
+    let table = std::fs::read_to_string(options.out_dir.join("watchers.md")).unwrap();
+    assert!(table.contains("| api CPU ms/s, 8 streams |"), "{table}");
+    assert!(table.contains("| offers missed | 0 |"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(options.out_dir.join("watchers.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(json["variants"][0]["eligible"], 4);
 }
