@@ -183,21 +183,16 @@ pub(crate) async fn offered_to(
     call_id: &CallId,
 ) -> Result<(), ApiError> {
     let not_offered = || ApiError::NotFound(format!("no call {call_id} is on offer to you"));
-    let offers = state.catches.offers_of(&[call_id.to_string()]).await?;
-    let Some(offer) = offers.first() else {
-        return Err(not_offered());
-    };
-    // Their own catch, asked again: the workflow says it is caught already.
-    if offer.driver_id.as_deref() == Some(driver.username.as_str()) {
-        return Ok(());
+    let met = state
+        .catches
+        .catch_by(&call_id.to_string(), &driver.username, &driver.areas)
+        .await?;
+    match met {
+        // Their own catch, asked again: the workflow says it is caught already.
+        Some(met) if met.theirs => Ok(()),
+        Some(met) if met.reaches && driver.online && !met.holding => Ok(()),
+        _ => Err(not_offered()),
     }
-    if !offer.reaches(&driver.areas)
-        || !driver.online
-        || state.catches.on_a_call(&driver.username).await?
-    {
-        return Err(not_offered());
-    }
-    Ok(())
 }
 
 /// The driver who acts: the signed-in driver's account, whatever the body says of the name; a

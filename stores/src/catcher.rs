@@ -50,6 +50,17 @@ pub struct CompletedTrip {
     pub completed_at: String,
 }
 
+/// What a driver's catch of a call meets in the catcher store ([`CatcherStore::catch_by`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchBy {
+    /// The call was caught by this driver.
+    pub theirs: bool,
+    /// Its offer reaches one of their areas (or everyone).
+    pub reaches: bool,
+    /// They hold a call (this one or another).
+    pub holding: bool,
+}
+
 /// An offer or catch as the offers feed holds it: what drivers see, its status, who caught it and
 /// whom it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,6 +357,40 @@ impl CatcherStore {
             query = query.bind(area.as_ref().trim().to_lowercase());
         }
         Ok(query.fetch_all(&self.db.pool).await?)
+    }
+
+    /// What a catch by `driver_id` (serving `driver_areas`) meets, in one read: whether the call
+    /// has an offer, whether it was caught by this very driver, whether it reaches their areas,
+    /// and whether they hold a call. `None` when the call has no offer.
+    pub async fn catch_by(
+        &self,
+        call_id: &str,
+        driver_id: &str,
+        driver_areas: &[String],
+    ) -> Result<Option<CatchBy>, StoreError> {
+        let areas = if driver_areas.is_empty() {
+            "NULL".to_owned()
+        } else {
+            db::placeholders_from(3, driver_areas.len())
+        };
+        let sql = format!(
+            "SELECT c.driver_id, c.everyone, \
+             (SELECT COUNT(*) FROM offer_areas o WHERE o.call_id = c.call_id AND o.area IN ({areas})), \
+             (SELECT COUNT(*) FROM catches h WHERE h.driver_id = $2 AND h.status = 'CAUGHT') \
+             FROM catches c WHERE c.call_id = $1"
+        );
+        let mut query = sqlx::query_as::<_, (Option<String>, i64, i64, i64)>(&sql)
+            .bind(call_id)
+            .bind(driver_id);
+        for area in driver_areas {
+            query = query.bind(area.trim().to_lowercase());
+        }
+        let row = query.fetch_optional(&self.db.pool).await?;
+        Ok(row.map(|(caught_by, everyone, reached, holding)| CatchBy {
+            theirs: caught_by.as_deref() == Some(driver_id),
+            reaches: everyone != 0 || reached > 0,
+            holding: holding > 0,
+        }))
     }
 
     /// Whether `driver_id` holds a call (caught and not yet ended): they get no other offers.

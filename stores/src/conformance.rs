@@ -323,6 +323,37 @@ pub async fn an_offer_widens_and_every_change_is_numbered_in_order(url: &str) {
     };
     assert!(reaches(&["mapo"]).await, "{url}");
     assert!(!reaches(&["dongjak", "busan"]).await, "{url}");
+    let met = |driver: String, areas: &[&str]| {
+        let areas: Vec<String> = areas.iter().map(|a| (*a).to_owned()).collect();
+        let (store, id) = (store.clone(), id.clone());
+        async move {
+            store
+                .catch_by(&id, &driver, &areas)
+                .await
+                .expect("catch by")
+        }
+    };
+    let kim = format!("d-{}", &id[..8]);
+    let open = met(kim.clone(), &["busan", "MAPO"])
+        .await
+        .expect("an offer");
+    assert!(
+        open.reaches && !open.theirs && !open.holding,
+        "{url}: {open:?}"
+    );
+    assert!(
+        !met(kim.clone(), &["busan"])
+            .await
+            .expect("an offer")
+            .reaches,
+        "{url}"
+    );
+    assert!(
+        !met(kim.clone(), &[]).await.expect("an offer").reaches,
+        "{url}"
+    );
+    let nowhere = store.catch_by(&new_call_id().to_string(), &kim, &[]).await;
+    assert_eq!(nowhere.expect("catch by"), None, "{url}");
     let widened = ["mapo".to_owned(), "dongjak".to_owned()];
     for _ in 0..2 {
         store.widen(&call_id, &widened, false).await.expect("widen");
@@ -347,6 +378,8 @@ pub async fn an_offer_widens_and_every_change_is_numbered_in_order(url: &str) {
         "{url}"
     );
     store.record_catch(&call_id, &driver).await.expect("catch");
+    let caught = met(kim.clone(), &["mapo"]).await.expect("a catch");
+    assert!(caught.theirs && caught.holding, "{url}: {caught:?}");
     assert!(
         store
             .on_a_call(driver.driver_id.as_ref())

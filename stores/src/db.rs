@@ -168,7 +168,12 @@ pub(crate) fn parse_stored<T>(
 
 /// `$1, $2, ..., $n`: the placeholders of an `IN (...)` list of `n` values.
 pub(crate) fn placeholders(n: usize) -> String {
-    (1..=n)
+    placeholders_from(1, n)
+}
+
+/// `$first, ..., $(first + n - 1)`: an `IN (...)` list after `first - 1` other binds.
+pub(crate) fn placeholders_from(first: usize, n: usize) -> String {
+    (first..first + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
