@@ -640,14 +640,7 @@ pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
         options.rounds,
         names.join(" | ")
     );
-    let ratio = reports.len() == 2;
-    if ratio {
-        out.push_str(&format!(" {} / {} |", names[1], names[0]));
-    }
-    out.push_str(&format!(
-        "\n|---|{}",
-        "---|".repeat(names.len() + usize::from(ratio))
-    ));
+    let ratio = ratio_column(&mut out, &names);
     for (metric, values) in rows {
         out.push_str(&format!("\n| {metric} |"));
         for value in &values {
@@ -664,4 +657,18 @@ pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Ends a table's header row (after the variants' names) with the ratio column when there are
+/// two variants, and adds the separator row; whether it added the ratio.
+pub(crate) fn ratio_column(out: &mut String, names: &[&str]) -> bool {
+    let ratio = names.len() == 2;
+    if ratio {
+        out.push_str(&format!(" {} / {} |", names[1], names[0]));
+    }
+    out.push_str(&format!(
+        "\n|---|{}",
+        "---|".repeat(names.len() + usize::from(ratio))
+    ));
+    ratio
 }

@@ -695,14 +695,7 @@ pub fn markdown(options: &WatchersOptions, reports: &[WatchersReport]) -> String
         options.calls,
         names.join(" | ")
     );
-    let ratio = reports.len() == 2;
-    if ratio {
-        out.push_str(&format!(" {} / {} |", names[1], names[0]));
-    }
-    out.push_str(&format!(
-        "\n|---|{}",
-        "---|".repeat(names.len() + usize::from(ratio))
-    ));
+    let ratio = super::ratio_column(&mut out, &names);
     for (metric, values, decimals) in rows {
         out.push_str(&format!("\n| {metric} |"));
         for value in &values {
