@@ -22,7 +22,7 @@ const TICK: Duration = Duration::from_millis(100);
 const GAP_WAIT: Duration = Duration::from_secs(2);
 
 /// What every offers stream of this process filters.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Board {
     /// False until the feed has read the stores (and again while nobody watches).
     pub live: bool,
@@ -178,13 +178,13 @@ async fn follow(feed: OfferFeed, sender: watch::Sender<Arc<Board>>) {
         }
         let result = match state.as_mut() {
             None => load(&feed).await.map(|loaded| {
-                sender.send_replace(Arc::new(clone_board(&loaded.0)));
+                sender.send_replace(Arc::new(loaded.0.clone()));
                 state = Some(loaded);
             }),
             Some((board, offers, drivers)) => {
                 match read_changes(&feed, board, offers, drivers).await {
                     Ok(true) => {
-                        sender.send_replace(Arc::new(clone_board(board)));
+                        sender.send_replace(Arc::new(board.clone()));
                         Ok(())
                     }
                     Ok(false) => Ok(()),
@@ -248,16 +248,6 @@ async fn read_changes(
 fn distinct<'a>(items: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut seen = HashSet::new();
     items.filter(|i| seen.insert(*i)).cloned().collect()
-}
-
-fn clone_board(board: &Board) -> Board {
-    Board {
-        live: board.live,
-        offers: board.offers.clone(),
-        busy: board.busy.clone(),
-        drivers: board.drivers.clone(),
-        driver_change: board.driver_change,
-    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use driver_call_workflows::contracts::catcher::{CatchStatus, OfferCallInput};
 use driver_call_workflows::domain::{CallId, Driver};
+use driver_call_workflows::driver_call::Reach;
 use serde::Serialize;
 use sqlx::migrate::Migrator;
 
@@ -71,24 +72,14 @@ pub struct LiveOffer {
     pub status: CatchStatus,
     /// The driver who caught it, once caught.
     pub driver_id: Option<String>,
-    /// The areas whose drivers it reaches.
-    pub areas: Vec<String>,
-    /// Whether it reaches every available driver.
-    pub everyone: bool,
+    /// Whom it reaches.
+    pub reach: Reach,
 }
 
 impl LiveOffer {
     /// Whether a driver of `driver_areas` is offered it (an open offer that reaches them).
     pub fn offered_to(&self, driver_areas: &[String]) -> bool {
-        self.status == CatchStatus::Received && self.reaches(driver_areas)
-    }
-
-    /// Whether it reaches a driver of `driver_areas`, open or not.
-    pub fn reaches(&self, driver_areas: &[String]) -> bool {
-        self.everyone
-            || driver_areas
-                .iter()
-                .any(|mine| self.areas.iter().any(|a| a.eq_ignore_ascii_case(mine)))
+        self.status == CatchStatus::Received && self.reach.includes(driver_areas)
     }
 }
 
@@ -110,8 +101,10 @@ impl LiveOfferRow {
         Ok(LiveOffer {
             status: db::parse_stored(&self.status, CatchStatus::parse)?,
             driver_id: self.driver_id,
-            areas,
-            everyone: self.everyone != 0,
+            reach: Reach {
+                areas,
+                everyone: self.everyone != 0,
+            },
             offer: OpenOffer {
                 call_id: self.call_id,
                 area: self.area,

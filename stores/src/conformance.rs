@@ -366,8 +366,11 @@ pub async fn an_offer_widens_and_every_change_is_numbered_in_order(url: &str) {
         .offers_of(std::slice::from_ref(&id))
         .await
         .expect("offer");
-    assert_eq!(live[0].areas, ["dongjak", "mapo"], "{url}");
-    assert!(live[0].everyone && live[0].offer.area == "mapo", "{url}");
+    assert_eq!(live[0].reach.areas, ["dongjak", "mapo"], "{url}");
+    assert!(
+        live[0].reach.everyone && live[0].offer.area == "mapo",
+        "{url}"
+    );
 
     let driver = Driver::parse(&format!("d-{}", &id[..8]), "Kim").expect("driver");
     assert!(

@@ -1,5 +1,6 @@
 //! `/catches`: the drivers' side of a call.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -126,22 +127,21 @@ async fn offer_events(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let board = state.offers.subscribe();
-    let watcher = match caller.driver {
-        Some(driver) => Watcher::Driver {
-            since: board.borrow().driver_change,
-            watching: state.presence.watching(&driver.username),
-            driver,
-        },
-        None => Watcher::Area(areas),
-    };
+    let mut board = state.offers.subscribe();
+    // The first list goes out as soon as the board is live.
+    board.mark_changed();
+    let driver = caller.driver.map(|driver| DriverWatch {
+        since: board.borrow().driver_change,
+        _watching: state.presence.watching(&driver.username),
+        driver,
+    });
     let stream = OffersStream {
         board,
-        watcher,
+        driver,
+        areas,
         sent: seen,
         availability: None,
-        first: true,
-        queue: Vec::new(),
+        queue: VecDeque::new(),
     };
     let events = futures::stream::unfold(stream, |mut stream| async move {
         let event = stream.next().await?;
@@ -150,30 +150,27 @@ async fn offer_events(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// Who watches an offers stream.
-enum Watcher {
-    /// A driver (their account as they signed in, the driver change the board was at then, and
-    /// the guard that keeps them heard from).
-    Driver {
-        driver: DriverRecord,
-        since: i64,
-        #[allow(dead_code)] // held for its Drop
-        watching: crate::presence::Watching,
-    },
-    /// An operator looking at an area.
-    Area(Vec<String>),
+/// The driver who watches an offers stream: their account as they signed in, the driver change
+/// the board was at then, and the guard that keeps them heard from.
+struct DriverWatch {
+    driver: DriverRecord,
+    since: i64,
+    /// Held for its `Drop`.
+    _watching: crate::presence::Watching,
 }
 
-/// One offers stream: the board filtered for its watcher, sent when it changes.
+/// One offers stream: the board filtered for whoever watches, sent when it changes.
 struct OffersStream {
     board: tokio::sync::watch::Receiver<Arc<Board>>,
-    watcher: Watcher,
+    /// The driver watching; `None` for an operator looking at an area.
+    driver: Option<DriverWatch>,
+    /// The areas asked for (a driver's own, all or one of them; an operator's one).
+    areas: Vec<String>,
     /// The id of the list last sent (or the client's `Last-Event-ID`).
     sent: Option<String>,
     /// The availability last sent: online, and the call they hold.
     availability: Option<(bool, Option<String>)>,
-    first: bool,
-    queue: Vec<Event>,
+    queue: VecDeque<Event>,
 }
 
 impl OffersStream {
@@ -181,20 +178,19 @@ impl OffersStream {
     /// went away).
     async fn next(&mut self) -> Option<Event> {
         loop {
-            if !self.queue.is_empty() {
-                return Some(self.queue.remove(0));
+            if let Some(event) = self.queue.pop_front() {
+                return Some(event);
             }
-            if !self.first && self.board.changed().await.is_err() {
+            if self.board.changed().await.is_err() {
                 return None;
             }
-            self.first = false;
             let board = self.board.borrow_and_update().clone();
             if !board.live {
                 continue;
             }
-            let (offers, availability) = match &self.watcher {
-                Watcher::Area(areas) => (board.offered_to(areas), None),
-                Watcher::Driver { driver, since, .. } => {
+            let (offers, availability) = match &self.driver {
+                None => (board.offered_to(&self.areas), None),
+                Some(DriverWatch { driver, since, .. }) => {
                     let account = board
                         .driver_after(&driver.username, *since)
                         .unwrap_or(driver);
@@ -203,7 +199,7 @@ impl OffersStream {
                     }
                     let holding = board.call_of(&driver.username).map(str::to_owned);
                     let offers = match (account.online, &holding) {
-                        (true, None) => board.offered_to(&driver.areas),
+                        (true, None) => board.offered_to(&self.areas),
                         _ => Vec::new(),
                     };
                     (offers, Some((account.online, holding)))
@@ -213,7 +209,7 @@ impl OffersStream {
             let id = list_id(&data);
             if self.sent.as_deref() != Some(id.as_str()) {
                 self.queue
-                    .push(Event::default().event("offers").id(&id).data(data));
+                    .push_back(Event::default().event("offers").id(&id).data(data));
                 self.sent = Some(id);
             }
             if let Some((online, holding)) = &availability
@@ -225,7 +221,7 @@ impl OffersStream {
                     "callId": holding,
                 });
                 self.availability = availability;
-                self.queue.push(
+                self.queue.push_back(
                     Event::default()
                         .event("availability")
                         .data(data.to_string()),
