@@ -97,7 +97,8 @@ pub(crate) async fn start(
 ) -> Result<bool, ApiError> {
     let workflow_id = DriverCallWorkflow::workflow_id(&call.call_id);
     let input = DriverCallInput { call, policy };
-    let search_attributes = DriverCallWorkflow::start_search_attributes(&input);
+    let search_attributes =
+        DriverCallWorkflow::start_search_attributes(&input, std::time::SystemTime::now());
     temporal
         .patiently(|| async {
             let options = WorkflowStartOptions::new(CALLER_TASK_QUEUE, workflow_id.clone())

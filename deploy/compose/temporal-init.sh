@@ -24,13 +24,15 @@ until temporal operator namespace describe --address "$TEMPORAL_ADDRESS" \
   sleep 2
 done
 
-for name in CallStatus CustomerMobile ServiceArea DriverId; do
+for attribute in CallStatus:Keyword CustomerMobile:Keyword ServiceArea:Keyword DriverId:Keyword \
+  TimelineAt:Datetime; do
+  name="${attribute%%:*}" type="${attribute##*:}"
   if output=$(temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" \
-    --namespace "$namespace" --name "$name" --type Keyword 2>&1); then
-    echo "temporal-init: search attribute $name (Keyword) registered"
+    --namespace "$namespace" --name "$name" --type "$type" 2>&1); then
+    echo "temporal-init: search attribute $name ($type) registered"
   elif echo "$output" | grep -q 'already exists' \
     && ! echo "$output" | grep -q 'different type'; then
-    echo "temporal-init: search attribute $name (Keyword) already registered"
+    echo "temporal-init: search attribute $name ($type) already registered"
   else
     echo "temporal-init: registering search attribute $name failed: $output" >&2
     exit 1

@@ -71,11 +71,14 @@ impl std::fmt::Display for SummaryCursor {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StreamedEvent {
-    /// Position in the whole read model (the per-customer stream's id).
+    /// Position in the whole read model (the per-customer stream's id), in commit order.
     #[serde(skip)]
     pub event_id: i64,
     /// The call.
     pub call_id: String,
+    /// The call's customer (whose streams it goes to).
+    #[serde(skip)]
+    pub mobile: String,
     /// Position on the call's timeline (the per-call stream's id).
     pub seq: i64,
     /// The event's name.
@@ -88,6 +91,19 @@ pub struct StreamedEvent {
     pub description: String,
 }
 
+/// The change of a call the feed read last, and the newest seq it projected.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FeedMark {
+    /// The call.
+    pub call_id: String,
+    /// Its `TimelineAt` then, in ms.
+    pub feed_at_ms: i64,
+    /// Its history's length then.
+    pub feed_length: i64,
+    /// The newest seq the read model holds.
+    pub last_seq: i64,
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
     seq: i64,
@@ -96,7 +112,12 @@ struct EventRow {
     description: String,
 }
 
-const EVENT_COLUMNS: &str = "event_id, call_id, seq, event, status, at, description";
+const EVENT_COLUMNS: &str = "event_id, call_id, mobile, seq, event, status, at, description";
+
+/// The lock a PostgreSQL projection holds until it commits, so event ids become visible in the
+/// order they were given out: a reader that sees an event has seen every earlier one (on
+/// SQLite, writers take turns anyway).
+const PROJECTION_LOCK: i64 = 0x6472_6976_6572;
 
 /// The filter on `$1`, a customer's number or none: two statements rather than `$1 IS NULL OR
 /// mobile = $1`, so a customer's query keeps its index.
@@ -112,6 +133,7 @@ fn whose(mobile: Option<&str>) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct DashboardStore {
     db: Database,
+    postgres: bool,
 }
 
 impl DashboardStore {
@@ -119,6 +141,7 @@ impl DashboardStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
             db: Database::owned(url, migrator(url)).await?,
+            postgres: url.starts_with("postgres"),
         })
     }
 
@@ -126,6 +149,7 @@ impl DashboardStore {
     pub fn open_reader(url: &str) -> Result<Self, StoreError> {
         Ok(Self {
             db: Database::read(url, migrator(url))?,
+            postgres: url.starts_with("postgres"),
         })
     }
 
@@ -140,6 +164,12 @@ impl DashboardStore {
     pub async fn project(&self, input: &ProjectTimelineInput) -> Result<(), StoreError> {
         let call_id = input.call_id.to_string();
         let mut tx = self.db.pool.begin().await?;
+        if self.postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PROJECTION_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
         for event in &input.events {
             sqlx::query(
                 "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
@@ -180,6 +210,125 @@ impl DashboardStore {
             .await?;
         }
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest seq the read model holds of the call (0 for a call it does not know).
+    pub async fn last_seq(&self, call_id: &str) -> Result<i64, StoreError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM calls WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Records that the feed has read the call's history as of its change (`TimelineAt` in ms,
+    /// and the history's length then).
+    pub async fn mark_read(
+        &self,
+        call_id: &str,
+        at_ms: i64,
+        history_length: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET feed_at_ms = $2, feed_length = $3 WHERE call_id = $1")
+            .bind(call_id)
+            .bind(at_ms)
+            .bind(history_length)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What the feed has read of the calls among `call_ids` (those it has read at all).
+    pub async fn feed_marks(&self, call_ids: &[String]) -> Result<Vec<FeedMark>, StoreError> {
+        if call_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT call_id, feed_at_ms, feed_length, last_seq FROM calls \
+             WHERE feed_at_ms IS NOT NULL AND call_id IN ({})",
+            db::placeholders(call_ids.len())
+        );
+        let mut query = sqlx::query_as(&sql);
+        for call_id in call_ids {
+            query = query.bind(call_id);
+        }
+        Ok(query.fetch_all(&self.db.pool).await?)
+    }
+
+    /// Says that the feed worker `holder` is alive until `until_ms`; answers how many are
+    /// alive at `now_ms`, itself included.
+    pub async fn feed_heartbeat(
+        &self,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<usize, StoreError> {
+        sqlx::query(
+            "INSERT INTO feed_workers (holder, expires_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (holder) DO UPDATE SET expires_at_ms = $2",
+        )
+        .bind(holder)
+        .bind(until_ms)
+        .execute(&self.db.pool)
+        .await?;
+        let alive: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM feed_workers WHERE expires_at_ms >= $1")
+                .bind(now_ms)
+                .fetch_one(&self.db.pool)
+                .await?;
+        Ok(usize::try_from(alive).unwrap_or(1).max(1))
+    }
+
+    /// Renews every shard `holder` holds until `until_ms` and moves their checkpoints on to
+    /// `checkpoint_ms` (never back); answers the shards it still holds.
+    pub async fn renew_shards(
+        &self,
+        holder: &str,
+        until_ms: i64,
+        checkpoint_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE feed_shards SET expires_at_ms = $2, checkpoint_ms = \
+             CASE WHEN checkpoint_ms < $3 THEN $3 ELSE checkpoint_ms END \
+             WHERE holder = $1 RETURNING shard",
+        )
+        .bind(holder)
+        .bind(until_ms)
+        .bind(checkpoint_ms)
+        .fetch_all(&self.db.pool)
+        .await?)
+    }
+
+    /// Takes `shard` for `holder` until `until_ms` if nobody holds it at `now_ms`; answers its
+    /// checkpoint when taken.
+    pub async fn take_shard(
+        &self,
+        shard: i64,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO feed_shards (shard, holder, expires_at_ms, checkpoint_ms) \
+             VALUES ($1, $2, $3, 0) ON CONFLICT (shard) DO UPDATE SET holder = $2, \
+             expires_at_ms = $3 WHERE feed_shards.expires_at_ms < $4 RETURNING checkpoint_ms",
+        )
+        .bind(shard)
+        .bind(holder)
+        .bind(until_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.db.pool)
+        .await?)
+    }
+
+    /// Lets go of `shard`, so another worker may take it at once.
+    pub async fn release_shard(&self, shard: i64, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE feed_shards SET expires_at_ms = 0 WHERE shard = $1 AND holder = $2")
+            .bind(shard)
+            .bind(holder)
+            .execute(&self.db.pool)
+            .await?;
         Ok(())
     }
 
@@ -332,7 +481,7 @@ impl DashboardStore {
     }
 
     /// The customer's events (every customer's when `mobile` is `None`) after `event_id`, in
-    /// the order they were projected.
+    /// the order they were committed.
     pub async fn customer_events_after(
         &self,
         mobile: Option<&str>,

@@ -61,8 +61,8 @@ impl DevServer {
             .args(["--metrics-port", &free_port()?.to_string()])
             .arg("--db-filename")
             .arg(db_file);
-        for attribute in SEARCH_ATTRIBUTES {
-            command.args(["--search-attribute", &format!("{attribute}=Keyword")]);
+        for (attribute, kind) in SEARCH_ATTRIBUTES {
+            command.args(["--search-attribute", &format!("{attribute}={kind}")]);
         }
         die_with_this_thread(&mut command);
         let child = command

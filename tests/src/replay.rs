@@ -15,8 +15,10 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// `v6` with `results-projection` (the start and the updates' results hand the timeline on; a
 /// memo only for what the run records by itself), `v7` with `offer-tiers` (a call with an area
 /// from the tariff is dispatched in widening tiers; it also holds a widened, an assigned and a
-/// widened-then-expired call). Histories of every generation must keep replaying.
-pub const CURRENT_GENERATION: &str = "v7";
+/// widened-then-expired call), `v8` with `timeline-feed` (every change of the timeline sets
+/// `TimelineAt`, which the dashboard's feed lists the changed calls by). Histories of every
+/// generation must keep replaying.
+pub const CURRENT_GENERATION: &str = "v8";
 
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {

@@ -1445,13 +1445,13 @@ fn temporal_init_job_registers_the_search_attributes_and_can_run_again() {
         &address,
     ]);
     let listed = String::from_utf8_lossy(&run_ok(&mut list, None).stdout).into_owned();
-    for attribute in SEARCH_ATTRIBUTES {
+    for (attribute, kind) in SEARCH_ATTRIBUTES {
         assert!(
             listed.lines().any(|line| {
                 let words: Vec<&str> = line.split_whitespace().collect();
-                words == [attribute, "Keyword"]
+                words == [attribute, kind]
             }),
-            "the job did not register {attribute} as Keyword; the namespace has:\n{listed}"
+            "the job did not register {attribute} as {kind}; the namespace has:\n{listed}"
         );
     }
 }

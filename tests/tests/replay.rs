@@ -72,7 +72,17 @@ async fn histories_recorded_with_the_results_projection_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_offer_tiers_replay() {
-    let generation = driver_call_tests::replay::CURRENT_GENERATION;
+    replay_with_tiers("v7").await;
+}
+
+#[tokio::test]
+async fn histories_recorded_with_the_timeline_feed_replay() {
+    replay_with_tiers(driver_call_tests::replay::CURRENT_GENERATION).await;
+}
+
+/// A generation recorded with dispatch tiers also holds a widened, an assigned and a
+/// widened-then-expired call.
+async fn replay_with_tiers(generation: &str) {
     let fixtures = fixtures_of(generation);
     for required in ["widened_then_caught", "assigned", "widened_then_expired"] {
         assert!(

@@ -1,9 +1,13 @@
-//! Dashboard context: the myPage read model (CQRS), fed by the history follower (calls since patch
-//! `memo-projection`) or by `dashboard.project` (older calls), and webhook notifications of every
-//! event, delivered from the read model's outbox.
+//! Dashboard context: the myPage read model (CQRS), fed by the timeline feed (calls since patch
+//! `timeline-feed`), by a follow of the history (calls since `memo-projection`) or by
+//! `dashboard.project` (older calls), and webhook notifications of every event, delivered from
+//! the read model's outbox.
 
+mod feed;
 mod follower;
+mod history;
 mod notify;
+mod shards;
 mod worker;
 
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use tokio::sync::Notify;
 pub use driver_call_stores::dashboard::{
     CallSummary, DashboardStore, StreamedEvent, SummaryCursor,
 };
-pub use follower::HistoryFollower;
+pub use feed::TimelineFeed;
 pub use notify::{WEBHOOK_IDEMPOTENCY_HEADER, WebhookNotifier};
 pub use worker::{DashboardConfig, dashboard_worker};
 

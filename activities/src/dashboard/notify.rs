@@ -1,6 +1,8 @@
 //! Webhook notifications: every projected event is POSTed to `NOTIFY_WEBHOOK_URL` as JSON, with
 //! an idempotency header, retried with backoff until the receiver accepts it, in order per call.
-//! The read model's `delivered_at` column is the outbox, so nothing is lost across restarts.
+//! The read model's `delivered_at` column is the outbox, so nothing is lost across restarts. One
+//! dashboard worker delivers at a time (the holder of a lease in the dashboard database), so
+//! replicas neither send an event twice at once nor out of order.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,6 +23,9 @@ const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(30);
 /// How often the outbox is looked at when nothing wakes the notifier.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long the delivery lease lasts unless renewed, and how often its holder renews it.
+const LEASE: Duration = Duration::from_secs(15);
+const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 
 /// Delivers the outbox to a webhook until the process stops.
 pub struct WebhookNotifier {
@@ -53,8 +58,17 @@ impl WebhookNotifier {
 
     /// Runs forever; store errors are logged and retried on the next round.
     pub async fn run(self) {
+        let holder = uuid::Uuid::new_v4().to_string();
         let mut backoff: HashMap<String, Backoff> = HashMap::new();
+        let mut renew_at = Instant::now();
         loop {
+            if Instant::now() >= renew_at {
+                if !self.hold_lease(&holder).await {
+                    tokio::time::sleep(LEASE_RENEWAL).await;
+                    continue;
+                }
+                renew_at = Instant::now() + LEASE_RENEWAL;
+            }
             if let Err(error) = self.deliver_round(&mut backoff).await {
                 tracing::warn!(error = %error, "webhook outbox round failed");
             }
@@ -64,6 +78,19 @@ impl WebhookNotifier {
             tokio::select! {
                 () = self.projected.notified() => {},
                 () = tokio::time::sleep(wait.min(IDLE_POLL)) => {},
+            }
+        }
+    }
+
+    /// Takes or renews the delivery lease (a database that does not answer counts as not held).
+    async fn hold_lease(&self, holder: &str) -> bool {
+        let now = crate::dashboard::history::unix_ms(std::time::SystemTime::now());
+        let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        match self.store.hold_follower_lease(holder, now, until).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "the dashboard could not renew the webhook lease");
+                false
             }
         }
     }

@@ -10,7 +10,7 @@ use temporalio_client::Client;
 use temporalio_sdk::WorkerOptions;
 use tokio::sync::Notify;
 
-use super::{Activities, HistoryFollower, WebhookNotifier};
+use super::{Activities, TimelineFeed, WebhookNotifier};
 use crate::{ContextWorker, WiringError};
 
 /// The dashboard context's settings.
@@ -19,17 +19,18 @@ pub struct DashboardConfig {
     /// Where every call event is POSTed as JSON (unset: no webhooks).
     #[arg(long, env = "NOTIFY_WEBHOOK_URL")]
     pub notify_webhook_url: Option<String>,
-    /// How often the history follower looks for calls started since the last look. A call's
-    /// first events reach myPage at most this much later; the events after them, at once.
-    #[arg(long, env = "DASHBOARD_DISCOVERY_INTERVAL", default_value = "250ms", value_parser = driver_call_runtime::humantime_duration)]
-    pub discovery_interval: Duration,
+    /// How often the feed asks Temporal's visibility store which calls changed: a step reaches
+    /// myPage at most this much later (half of it on average), and each tick costs one
+    /// visibility query per dashboard worker, however many calls are open.
+    #[arg(long, env = "DASHBOARD_FEED_INTERVAL", default_value = "100ms", value_parser = driver_call_runtime::humantime_duration)]
+    pub feed_interval: Duration,
 }
 
 impl Default for DashboardConfig {
     fn default() -> Self {
         Self {
             notify_webhook_url: None,
-            discovery_interval: Duration::from_millis(250),
+            feed_interval: Duration::from_millis(100),
         }
     }
 }
@@ -50,11 +51,11 @@ pub async fn dashboard_worker(
             source,
         })?;
     let projected = Arc::new(Notify::new());
-    let follower = HistoryFollower::new(
+    let feed = TimelineFeed::new(
         client,
         store.clone(),
         projected.clone(),
-        config.discovery_interval,
+        config.feed_interval,
     );
     let notifier = config
         .notify_webhook_url
@@ -62,8 +63,8 @@ pub async fn dashboard_worker(
         .map(|url| WebhookNotifier::new(store.clone(), url.clone(), projected.clone()).run());
     let background = async move {
         match notifier {
-            Some(notifier) => futures::join!(follower.run(), notifier).0,
-            None => follower.run().await,
+            Some(notifier) => futures::join!(feed.run(), notifier).0,
+            None => feed.run().await,
         }
     }
     .boxed();

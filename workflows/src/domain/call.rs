@@ -32,6 +32,12 @@ impl CallId {
     pub fn from_uuid(id: Uuid) -> Self {
         Self(id)
     }
+
+    /// Which of `shards` shards the call belongs to (the dashboard workers share the calls by
+    /// it): the id's low bits, random in every UUID the API makes.
+    pub fn shard(&self, shards: u32) -> u32 {
+        u32::try_from(self.0.as_u128() % u128::from(shards.max(1))).unwrap_or(0)
+    }
 }
 
 impl fmt::Display for CallId {

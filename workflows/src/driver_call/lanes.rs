@@ -48,6 +48,13 @@ pub const RESULTS_PROJECTION_PATCH: &str = "results-projection";
 /// "Dispatch"). It implies `results-projection`, so a new call records this one marker alone.
 pub const OFFER_TIERS_PATCH: &str = "offer-tiers";
 
+/// Patch that lets the dashboard context find the calls whose timeline changed with one
+/// visibility query per tick, instead of following every open call's history with a long poll:
+/// every upsert of the status carries `TimelineAt`, and a batch the run records without a status
+/// change upserts `TimelineAt` beside its memo. It implies `offer-tiers`, so a new call records
+/// this one marker alone.
+pub const TIMELINE_FEED_PATCH: &str = "timeline-feed";
+
 /// Patch that keeps a cancellation or no-show fee and refunds the rest (calls made before it
 /// have no fee rules, so they never reach it).
 const FEES_PATCH: &str = "cancellation-fees";
@@ -57,11 +64,14 @@ const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
 /// The whole run: the call is made, then the saga (and the projection lane beside it).
 pub(super) async fn run(ctx: &Ctx) {
-    // Short-circuits: a new call records only the `offer-tiers` marker, which implies
-    // `results-projection` (calls started between the two record that one alone).
-    let offer_tiers = ctx.patched(OFFER_TIERS_PATCH);
+    // Short-circuits: a new call records only the `timeline-feed` marker, which implies
+    // `offer-tiers`, which implies `results-projection` (calls started between two of them
+    // record the newer one alone).
+    let timeline_feed = ctx.patched(TIMELINE_FEED_PATCH);
+    let offer_tiers = timeline_feed || ctx.patched(OFFER_TIERS_PATCH);
     let results_hand_on = offer_tiers || ctx.patched(RESULTS_PROJECTION_PATCH);
     if results_hand_on || ctx.patched(MEMO_PROJECTION_PATCH) {
+        ctx.state_mut(|w| w.call.timeline_feed = timeline_feed);
         made(ctx);
         if results_hand_on {
             // The dashboard context makes the opening events from the start itself
@@ -116,14 +126,26 @@ async fn saga(ctx: &Ctx) {
 
 /// The projection lane: upserts the memo `projection` with each batch of timeline events the
 /// history does not hand on otherwise, in the workflow task that recorded them. The dashboard
-/// context follows the call's history and projects each batch, so the call never waits for it,
-/// however long the dashboard is down.
+/// context reads the call's history and projects each batch, so the call never waits for it,
+/// however long the dashboard is down. Under patch `timeline-feed`, a batch that changed no
+/// status (whose upsert already carries `TimelineAt`) also upserts `TimelineAt`, so the
+/// dashboard finds the call among those changed.
 async fn memo_lane(ctx: &Ctx) {
     while let Some((input, recorded)) = next_batch(ctx).await {
+        let status_published = input
+            .events
+            .iter()
+            .any(|event| event.event.status_after().is_some());
         // Plain JSON never fails to serialise; were it to, the next batch carries these events.
         let memo = [(dashboard::PROJECTION_MEMO, Some(MemoValue::new(input)))];
         if ctx.upsert_memo(memo).is_ok() {
             ctx.state_mut(|w| w.handed_on = recorded);
+        }
+        if status_published {
+            continue;
+        }
+        if let Some(changed) = ctx.state(|w| w.call.timeline_changed()) {
+            ctx.upsert_search_attributes([changed]);
         }
     }
 }

@@ -28,14 +28,14 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::common::error::IncomingError;
 
-pub use lanes::{OFFER_TIERS_PATCH, RESULTS_PROJECTION_PATCH};
+pub use lanes::{OFFER_TIERS_PATCH, RESULTS_PROJECTION_PATCH, TIMELINE_FEED_PATCH};
 pub use messages::{
     AssignRequest, CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput,
     FeePolicy, PayOutcome, PayRequest, PayResult, TripStepRequest,
 };
 pub use state::{
     CALL_STATUS, CUSTOMER_MOBILE, CallState, DRIVER_ID, HandlerError, PaymentAnswer, Reach,
-    SEARCH_ATTRIBUTES, SERVICE_AREA, TierStep, tier_timers,
+    SEARCH_ATTRIBUTES, SERVICE_AREA, TIMELINE_AT, TierStep, tier_timers,
 };
 
 use crate::contracts::{CALLER_TASK_QUEUE, dashboard, payment};
@@ -300,9 +300,12 @@ impl DriverCallWorkflow {
     }
 
     /// The search attributes a call starts with, so it is found by them from its first moment
-    /// (and the workflow need not upsert them before its first step).
-    pub fn start_search_attributes(input: &DriverCallInput) -> SearchAttributes {
-        let call = CallState::new(input.call.clone(), input.policy);
+    /// (and the workflow need not upsert them before its first step); `TimelineAt` is `now`, so
+    /// the dashboard context finds the new call in its next look at the calls changed.
+    pub fn start_search_attributes(input: &DriverCallInput, now: SystemTime) -> SearchAttributes {
+        let mut call = CallState::new(input.call.clone(), input.policy);
+        call.timeline_feed = true;
+        call.changed_at = Some(now);
         SearchAttributes::new(call.search_attributes())
     }
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use temporalio_common::search_attributes::{
-    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes,
+    SearchAttributeKey, SearchAttributeUpdate, SearchAttributes, Timestamp,
 };
 
 use super::messages::{
@@ -27,9 +27,20 @@ pub const SERVICE_AREA: SearchAttributeKey<String> = SearchAttributeKey::keyword
 /// Search attribute: the driver who caught the call.
 pub const DRIVER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("DriverId");
 
-/// The names of the custom search attributes, for registering them on a server.
-pub const SEARCH_ATTRIBUTES: [&str; 4] =
-    ["CallStatus", "CustomerMobile", "ServiceArea", "DriverId"];
+/// Search attribute: when the call's timeline last changed (patch `timeline-feed`). The
+/// dashboard context lists the calls changed since its cursor by it, once per tick for every
+/// call, instead of following each call's history; it rides in the upsert of the status, so it
+/// adds no event where the status changes.
+pub const TIMELINE_AT: SearchAttributeKey<Timestamp> = SearchAttributeKey::datetime("TimelineAt");
+
+/// The custom search attributes and their types, for registering them on a server.
+pub const SEARCH_ATTRIBUTES: [(&str, &str); 5] = [
+    ("CallStatus", "Keyword"),
+    ("CustomerMobile", "Keyword"),
+    ("ServiceArea", "Keyword"),
+    ("DriverId", "Keyword"),
+    ("TimelineAt", "Datetime"),
+];
 
 /// Why an update's validator or handler refuses (the API answers 409 with it).
 pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -54,6 +65,10 @@ pub struct CallState {
     /// Whom the open offer reaches, in calls dispatched in tiers (patch `offer-tiers`); `None`
     /// before the dispatch and in calls offered to their area alone.
     pub(super) reach: Option<Reach>,
+    /// Patch `timeline-feed`: the search attributes carry `TimelineAt`.
+    pub(super) timeline_feed: bool,
+    /// When the newest timeline event was recorded (workflow time).
+    pub(super) changed_at: Option<SystemTime>,
 }
 
 /// Whom a call's open offer reaches (spec section 9, "Dispatch"): the available drivers of some
@@ -145,6 +160,8 @@ impl CallState {
             arrived_at: None,
             fee: None,
             reach: None,
+            timeline_feed: false,
+            changed_at: None,
         }
     }
 
@@ -183,6 +200,7 @@ impl CallState {
 
     /// Adds an event that changes no status (a payment approved, refunded, an offer closed).
     pub fn record(&mut self, now: Option<SystemTime>, event: EventName, description: String) {
+        self.changed_at = now;
         let at = humantime::format_rfc3339_millis(now.unwrap_or(UNIX_EPOCH)).to_string();
         let seq = u32::try_from(self.timeline.len()).map_or(u32::MAX, |n| n + 1);
         self.timeline.push(TimelineEvent {
@@ -537,7 +555,16 @@ impl CallState {
         if let Some(driver) = &self.driver {
             attributes.push(DRIVER_ID.value_set(driver.driver_id.to_string()));
         }
+        if let Some(changed) = self.timeline_changed() {
+            attributes.push(changed);
+        }
         attributes
+    }
+
+    /// `TimelineAt` set to when the timeline last changed, in calls under patch `timeline-feed`.
+    pub fn timeline_changed(&self) -> Option<SearchAttributeUpdate> {
+        let at = self.changed_at.filter(|_| self.timeline_feed)?;
+        Some(TIMELINE_AT.value_set(Timestamp::from(at)))
     }
 
     /// Whether `started` (the search attributes the workflow was started with) already holds
@@ -898,9 +925,19 @@ mod tests {
         state.catch(at(3), &kim()).unwrap();
         let attributes = format!("{:?}", state.search_attributes());
         assert_eq!(state.search_attributes().len(), 4);
-        for name in SEARCH_ATTRIBUTES {
-            assert!(attributes.contains(&format!("\"{name}\"")), "{attributes}");
+        for (name, kind) in SEARCH_ATTRIBUTES {
+            let timeline_at = name == "TimelineAt";
+            assert_eq!(
+                attributes.contains(&format!("\"{name}\"")),
+                !timeline_at,
+                "{attributes}"
+            );
+            assert_eq!(kind == "Datetime", timeline_at);
         }
+        state.timeline_feed = true;
+        let attributes = format!("{:?}", state.search_attributes());
+        assert_eq!(state.search_attributes().len(), 5);
+        assert!(attributes.contains("\"TimelineAt\""), "{attributes}");
     }
 
     #[test]
