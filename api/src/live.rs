@@ -1,37 +1,84 @@
-//! The read model's newest events, read once per tick for the whole process and shared with every
-//! open call stream (`GET /calls/{id}/events`): N open streams cost one query per tick, not N.
+//! Every live stream of the read model, fed by one tail per API process: a call's events
+//! (`GET /calls/{id}/events`), a customer's (`GET /dashboards/events`) and every customer's (the
+//! console's). The tail reads the events committed since its cursor once per tick, however many
+//! streams are open, and hands each batch to every stream, which only filters it and sends; with
+//! no stream open the tail stops, so an idle API costs the read model nothing.
 //!
-//! The tail hands each stream the events of its call; the stream checks that they go on from the
-//! last seq it sent and otherwise asks the read model for its call itself (a stream that fell
-//! behind, or an event the tail passed over: on PostgreSQL an event id can become visible after
-//! a higher one). It also asks once every [`RECHECK`], so no event waits longer than that even
-//! then.
+//! The read model numbers its events in commit order (on PostgreSQL each projection takes a lock
+//! until it commits), so the tail never passes over an event that becomes visible late. A stream
+//! reads the read model itself only when it opens (what came before it), when it fell behind the
+//! tail, or when its call's seqs skip (which the commit order rules out; it costs nothing to
+//! check).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use driver_call_stores::StoreError;
 use driver_call_stores::dashboard::{DashboardStore, StreamedEvent};
-use futures::Stream;
-use tokio::sync::broadcast;
-use tokio::time::{Interval, MissedTickBehavior};
+use futures::{Stream, StreamExt as _};
+use tokio::sync::{Mutex, broadcast};
+use tokio::time::MissedTickBehavior;
 
 /// How often the tail reads the read model's new events: the mean wait it adds to every live
 /// event is half of it, and it costs one query per tick for the whole process.
 const TICK: Duration = Duration::from_millis(100);
-/// How often a stream asks for its call's events whatever the tail says.
-const RECHECK: Duration = Duration::from_secs(2);
-/// How many batches a slow stream may fall behind before it reads its call itself.
+/// How many batches a slow stream may fall behind before it reads the read model itself.
 const BACKLOG: usize = 256;
+/// The most events one read of the read model returns (the store's page).
+const PAGE: usize = 500;
 
 type Batch = Arc<[StreamedEvent]>;
 
-/// The shared tail, started by the first stream that subscribes.
+/// The shared tail, started by the first stream that opens and stopped after the last closes.
 #[derive(Clone)]
 pub(crate) struct ReadModelTail {
     store: DashboardStore,
-    sender: Arc<OnceLock<broadcast::Sender<Batch>>>,
+    sender: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+}
+
+/// Which events a stream wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Filter {
+    /// One call's, after a seq.
+    Call(String),
+    /// One customer's.
+    Customer(String),
+    /// Every customer's (the console).
+    Everyone,
+}
+
+impl Filter {
+    fn wants(&self, event: &StreamedEvent) -> bool {
+        match self {
+            Self::Call(call_id) => &event.call_id == call_id,
+            Self::Customer(mobile) => &event.mobile == mobile,
+            Self::Everyone => true,
+        }
+    }
+
+    /// Where `event` puts a stream: its seq on a call's stream, else its read model position.
+    fn position(&self, event: &StreamedEvent) -> i64 {
+        match self {
+            Self::Call(_) => event.seq,
+            _ => event.event_id,
+        }
+    }
+
+    /// The events of `batch` this stream wants after position `after`; `None` when a call's
+    /// seqs skip one (the stream then reads its call itself).
+    fn take(&self, after: i64, batch: &[StreamedEvent]) -> Option<Vec<StreamedEvent>> {
+        let mine: Vec<StreamedEvent> = batch
+            .iter()
+            .filter(|e| self.wants(e) && self.position(e) > after)
+            .cloned()
+            .collect();
+        let Self::Call(_) = self else {
+            return Some(mine);
+        };
+        let in_order = mine.iter().zip(after + 1..).all(|(e, seq)| e.seq == seq);
+        in_order.then_some(mine)
+    }
 }
 
 impl ReadModelTail {
@@ -49,45 +96,84 @@ impl ReadModelTail {
         call_id: String,
         seq: i64,
     ) -> impl Stream<Item = StreamedEvent> + Send + use<> {
-        let sender = self.sender.get_or_init(|| {
-            let (sender, _) = broadcast::channel(BACKLOG);
-            tokio::spawn(tail(self.store.clone(), sender.clone()));
-            sender
-        });
-        let mut recheck = tokio::time::interval(RECHECK);
-        recheck.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let follower = CallFollower {
-            store: self.store.clone(),
-            call_id,
-            last: seq,
-            batches: sender.subscribe(),
-            pending: VecDeque::new(),
-            recheck,
+        self.stream(Filter::Call(call_id), seq)
+    }
+
+    /// Every event of the customer `mobile` (every customer's when `None`) after the read model
+    /// position `event_id`, as it arrives.
+    pub(crate) fn customer_events(
+        &self,
+        mobile: Option<String>,
+        event_id: i64,
+    ) -> impl Stream<Item = StreamedEvent> + Send + use<> {
+        let filter = mobile.map_or(Filter::Everyone, Filter::Customer);
+        self.stream(filter, event_id)
+    }
+
+    fn stream(
+        &self,
+        filter: Filter,
+        after: i64,
+    ) -> impl Stream<Item = StreamedEvent> + Send + use<> {
+        let this = self.clone();
+        let opened = async move {
+            let batches = this.subscribe().await;
+            let mut follower = Follower {
+                store: this.store.clone(),
+                filter,
+                last: after,
+                batches,
+                pending: VecDeque::new(),
+            };
+            // What came before the stream opened; the tail brings what comes after.
+            follower.read_itself().await.then_some(follower)
         };
-        futures::stream::unfold(follower, |mut follower| async move {
-            let event = follower.next().await?;
-            Some((event, follower))
+        futures::stream::once(opened).flat_map(|follower| {
+            futures::stream::unfold(follower, |follower| async move {
+                let mut follower = follower?;
+                let event = follower.next().await?;
+                Some((event, Some(follower)))
+            })
         })
+    }
+
+    /// A receiver of every batch the tail reads from now on, starting the tail if none runs.
+    async fn subscribe(&self) -> broadcast::Receiver<Batch> {
+        let mut running = self.sender.lock().await;
+        if let Some(sender) = running.as_ref() {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = broadcast::channel(BACKLOG);
+        *running = Some(sender.clone());
+        tokio::spawn(tail(self.store.clone(), sender, self.sender.clone()));
+        receiver
     }
 }
 
-/// Reads the events the read model gained since the last tick and hands them to every stream,
-/// while any is open (none open: it only waits, and starts from the newest event again).
-async fn tail(store: DashboardStore, sender: broadcast::Sender<Batch>) {
+/// Reads the events committed since the last tick and hands them to every stream; stops once no
+/// stream is open.
+async fn tail(
+    store: DashboardStore,
+    sender: broadcast::Sender<Batch>,
+    running: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+) {
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut cursor: Option<i64> = None;
     loop {
         ticks.tick().await;
-        if sender.receiver_count() == 0 {
-            cursor = None;
-            continue;
+        {
+            let mut running = running.lock().await;
+            if sender.receiver_count() == 0 {
+                *running = None;
+                return;
+            }
         }
         match read_new(&store, cursor).await {
             Ok((newest, events)) => {
                 cursor = Some(newest);
                 if !events.is_empty() {
-                    // No stream open any more is no error: the next tick finds none.
+                    // A stream that closed since the check is no error.
                     let _ = sender.send(events.into());
                 }
             }
@@ -96,7 +182,8 @@ async fn tail(store: DashboardStore, sender: broadcast::Sender<Batch>) {
     }
 }
 
-/// The events after `cursor` and the cursor to go on from; from the newest event, without one.
+/// The events after `cursor` and the cursor to go on from; from the newest event, without one
+/// (every stream read what came before it itself).
 async fn read_new(
     store: &DashboardStore,
     cursor: Option<i64>,
@@ -109,72 +196,81 @@ async fn read_new(
     Ok((newest, events))
 }
 
-/// One stream's view of the tail: its call's events in seq order, each once.
-struct CallFollower {
+/// One stream's view of the tail: its events in order, each once.
+struct Follower {
     store: DashboardStore,
-    call_id: String,
-    /// The last seq sent.
+    filter: Filter,
+    /// The last sent: a seq for a call's stream, a read model position for the others.
     last: i64,
     batches: broadcast::Receiver<Batch>,
     pending: VecDeque<StreamedEvent>,
-    recheck: Interval,
 }
 
-impl CallFollower {
+impl Follower {
     /// The next event; `None` once the read model failed.
     async fn next(&mut self) -> Option<StreamedEvent> {
         loop {
             if let Some(event) = self.pending.pop_front() {
-                self.last = event.seq;
+                self.last = self.filter.position(&event);
                 return Some(event);
             }
-            let read_itself = tokio::select! {
-                batch = self.batches.recv() => match batch {
-                    Ok(batch) => match consecutive(&self.call_id, self.last, &batch) {
-                        Some(events) => {
-                            self.pending.extend(events);
-                            false
-                        }
-                        None => true,
-                    },
-                    Err(broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = self.recheck.tick() => true,
-            };
-            if read_itself {
-                match self.store.call_events_after(&self.call_id, self.last).await {
-                    Ok(events) => self.pending.extend(events),
-                    Err(error) => {
-                        tracing::warn!(%error, "event stream ended: the read model failed");
-                        return None;
+            let read_itself = match self.batches.recv().await {
+                Ok(batch) => match self.filter.take(self.last, &batch) {
+                    Some(events) => {
+                        self.pending.extend(events);
+                        false
                     }
-                }
+                    None => true,
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => true,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            if read_itself && !self.read_itself().await {
+                return None;
             }
         }
     }
-}
 
-/// The events of `call_id` in `batch` after seq `last`, if they go on from it without a gap
-/// (none is fine); `None` when one is missing.
-fn consecutive(call_id: &str, last: i64, batch: &[StreamedEvent]) -> Option<Vec<StreamedEvent>> {
-    let mine: Vec<StreamedEvent> = batch
-        .iter()
-        .filter(|e| e.call_id == call_id && e.seq > last)
-        .cloned()
-        .collect();
-    let in_order = mine.iter().zip(last + 1..).all(|(e, seq)| e.seq == seq);
-    in_order.then_some(mine)
+    /// Queues this stream's events after the last sent, from the read model itself, page by
+    /// page; false when the read model fails.
+    async fn read_itself(&mut self) -> bool {
+        loop {
+            let after = self
+                .pending
+                .back()
+                .map_or(self.last, |e| self.filter.position(e));
+            let read = match &self.filter {
+                Filter::Call(call_id) => self.store.call_events_after(call_id, after).await,
+                Filter::Customer(mobile) => {
+                    self.store.customer_events_after(Some(mobile), after).await
+                }
+                Filter::Everyone => self.store.customer_events_after(None, after).await,
+            };
+            let events = match read {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "event stream ended: the read model failed");
+                    return false;
+                }
+            };
+            let full = events.len() >= PAGE;
+            self.pending.extend(events);
+            if !full {
+                return true;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(call_id: &str, seq: i64) -> StreamedEvent {
+    fn event(call_id: &str, mobile: &str, event_id: i64, seq: i64) -> StreamedEvent {
         StreamedEvent {
-            event_id: 0,
+            event_id,
             call_id: call_id.to_owned(),
+            mobile: mobile.to_owned(),
             seq,
             event: "CallMade".to_owned(),
             status: None,
@@ -183,22 +279,44 @@ mod tests {
         }
     }
 
-    fn seqs(events: Option<Vec<StreamedEvent>>) -> Option<Vec<i64>> {
-        events.map(|events| events.iter().map(|e| e.seq).collect())
+    fn positions(filter: &Filter, events: Option<Vec<StreamedEvent>>) -> Option<Vec<i64>> {
+        events.map(|events| events.iter().map(|e| filter.position(e)).collect())
     }
 
     #[test]
-    fn a_stream_takes_its_own_calls_events_that_go_on_from_the_last_it_sent() {
-        let batch = [event("a", 3), event("b", 1), event("a", 4), event("a", 5)];
-        assert_eq!(seqs(consecutive("a", 2, &batch)), Some(vec![3, 4, 5]));
-        assert_eq!(seqs(consecutive("a", 4, &batch)), Some(vec![5]));
-        assert_eq!(seqs(consecutive("c", 0, &batch)), Some(vec![]));
+    fn a_call_stream_takes_its_own_calls_events_that_go_on_from_the_last_it_sent() {
+        let batch = [
+            event("a", "m", 10, 3),
+            event("b", "m", 11, 1),
+            event("a", "m", 12, 4),
+            event("a", "m", 13, 5),
+        ];
+        let a = Filter::Call("a".to_owned());
+        assert_eq!(positions(&a, a.take(2, &batch)), Some(vec![3, 4, 5]));
+        assert_eq!(positions(&a, a.take(4, &batch)), Some(vec![5]));
+        let c = Filter::Call("c".to_owned());
+        assert_eq!(positions(&c, c.take(0, &batch)), Some(vec![]));
     }
 
     #[test]
-    fn a_gap_makes_the_stream_read_its_call_itself() {
-        let batch = [event("a", 3), event("a", 5)];
-        assert_eq!(seqs(consecutive("a", 2, &batch)), None);
-        assert_eq!(seqs(consecutive("a", 1, &batch)), None);
+    fn a_gap_in_a_calls_seqs_makes_its_stream_read_the_call_itself() {
+        let batch = [event("a", "m", 10, 3), event("a", "m", 11, 5)];
+        let a = Filter::Call("a".to_owned());
+        assert_eq!(a.take(2, &batch), None);
+        assert_eq!(a.take(1, &batch), None);
+    }
+
+    #[test]
+    fn a_customer_stream_takes_that_customers_events_after_its_position() {
+        let batch = [
+            event("a", "010-1", 10, 3),
+            event("b", "010-2", 11, 1),
+            event("c", "010-1", 12, 1),
+        ];
+        let mine = Filter::Customer("010-1".to_owned());
+        assert_eq!(positions(&mine, mine.take(10, &batch)), Some(vec![12]));
+        let everyone = Filter::Everyone;
+        let all = everyone.take(0, &batch);
+        assert_eq!(positions(&everyone, all), Some(vec![10, 11, 12]));
     }
 }

@@ -2,14 +2,13 @@
 //! unreachable), and live status notifications as server-sent events.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use driver_call_stores::dashboard::{CallSummary, DashboardStore, StreamedEvent, SummaryCursor};
+use driver_call_stores::dashboard::{CallSummary, StreamedEvent, SummaryCursor};
 use driver_call_workflows::domain::{CallStatus, MobileNumber, TimelineEvent};
 use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -23,8 +22,6 @@ use crate::identity::Principal;
 use crate::openapi::problems::{Forbidden, Invalid, NotFound, Unauthorized, Unexpected};
 use crate::{ApiError, AppState};
 
-/// How often a stream looks for new events in the read model.
-const STREAM_POLL: Duration = Duration::from_millis(200);
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
 
@@ -263,55 +260,9 @@ async fn customer_events(
         (false, None) => state.dashboards.newest_event_id().await?,
         _ => last_event_id(&headers)?,
     };
-    let store: DashboardStore = state.dashboards.clone();
-    let stream = poll_events(
-        after,
-        move |cursor| {
-            let (store, mobile) = (store.clone(), mobile.clone());
-            async move { store.customer_events_after(mobile.as_deref(), cursor).await }
-        },
-        |e| e.event_id,
-    );
+    let events = state.live.customer_events(mobile, after);
+    let stream = events.map(|event| Ok(sse_event(&event, event.event_id)));
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-/// A stream of the events `fetch` finds after a cursor, polled from the read model; `id_of` gives
-/// the `id:` a client resumes from. Store errors end the stream (the client reconnects).
-fn poll_events<F, Fut>(
-    after: i64,
-    fetch: F,
-    id_of: fn(&StreamedEvent) -> i64,
-) -> impl Stream<Item = Result<Event, Infallible>>
-where
-    F: Fn(i64) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Vec<StreamedEvent>, driver_call_stores::StoreError>>
-        + Send,
-{
-    let batches = futures::stream::unfold((after, true), move |(cursor, first)| {
-        let fetched = fetch(cursor);
-        async move {
-            if !first {
-                tokio::time::sleep(STREAM_POLL).await;
-            }
-            match fetched.await {
-                Ok(events) => {
-                    let next = events.last().map_or(cursor, id_of);
-                    Some((events, (next, false)))
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "event stream ended: the read model failed");
-                    None
-                }
-            }
-        }
-    });
-    batches.flat_map(move |events| {
-        futures::stream::iter(
-            events
-                .into_iter()
-                .map(move |event| Ok(sse_event(&event, id_of(&event)))),
-        )
-    })
 }
 
 /// An event as SSE: its name, its JSON, and the `id:` a client resumes from.
