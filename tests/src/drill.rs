@@ -211,6 +211,8 @@ pub struct DrillOptions {
     pub dispatch_timeout: Duration,
     /// `CANCEL_GRACE` of the API.
     pub cancel_grace: Duration,
+    /// More settings of the API (a store's URL, say).
+    pub api_env: Vec<(&'static str, String)>,
 }
 
 impl Default for DrillOptions {
@@ -219,6 +221,7 @@ impl Default for DrillOptions {
             payment_window: Duration::from_secs(600),
             dispatch_timeout: Duration::from_secs(600),
             cancel_grace: Duration::from_secs(120),
+            api_env: Vec::new(),
         }
     }
 }
@@ -273,6 +276,12 @@ impl Drill {
             ("OFFER_WINDOW".to_owned(), "1h".to_owned()),
             ("PRESENCE_TIMEOUT".to_owned(), "1h".to_owned()),
         ]);
+        let extra: Vec<(&str, &str)> = options
+            .api_env
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
+        override_env(&mut env, &extra);
         let spec = Spec {
             name: "api".to_owned(),
             program: binary("driver-call-api"),

@@ -6,13 +6,16 @@
 use std::time::{Duration, Instant};
 
 use driver_call_sandbox::ChargeStatus;
+use driver_call_stores::DashboardStore;
 use driver_call_tests::dev_server::free_port;
 use driver_call_tests::drill::{
     Drill, DrillOptions, Process, drive_to_completion, reaches, sandbox_charges, set_sandbox_mode,
     status_of, until_answered, worker_status,
 };
+use driver_call_tests::sse::SseReader;
 use driver_call_tests::{Answer, Api, eventually, unique_mobile};
 use driver_call_workflows::contracts::catcher::CatchStatus;
+use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallStatus, CallView, EventName, TimelineEvent};
 use serde_json::{Value, json};
@@ -703,39 +706,263 @@ async fn my_page_events(api: &Api, call: &CallView) -> Option<Vec<TimelineEvent>
     Some(serde_json::from_value(answer.body).expect("a timeline"))
 }
 
-/// Two dashboard workers: the one following the calls' histories is killed -9 in the middle of
-/// a call; the standby takes the lease over once it lapses, resumes the unfinished follow, and
-/// the call's myPage ends equal to the workflow's timeline, in order, each event once.
-#[tokio::test]
-async fn killing_the_following_dashboard_worker_hands_the_histories_to_the_standby() {
-    let drill = Drill::start("dashboard-standby", DrillOptions::default()).await;
-    let _contexts = drill.worker("caller,payment,catcher", &[]).await;
-    let mut following = drill.worker("dashboard", &[]).await;
-    let call = caught(&drill, "d-standby").await;
-    eventually(Duration::from_secs(30), "CallCaught on myPage", || async {
-        let events = my_page_events(&drill.api, &call).await?;
-        events
-            .iter()
-            .any(|e| e.event == EventName::CallCaught)
-            .then_some(())
-    })
-    .await;
-    let _standby = drill.worker("dashboard", &[]).await;
-    following.kill();
-
-    for step in ["arrive", "start", "complete"] {
-        let answer = drill.api.trip_step(&call, step, "d-standby").await;
+/// One call driven step by step while its customer watches its live stream: how long each
+/// step's event took to reach the stream after the step's answer, once its myPage equals the
+/// workflow's timeline.
+async fn watched_call(drill: &Drill, n: usize) -> (CallView, Vec<(&'static str, Duration)>) {
+    let call = drill
+        .api
+        .create_call_for(&unique_mobile(), "Kangnam Yeoksam", 10000)
+        .await;
+    let token = drill.api.customer_of(&call).token().await.expect("a token");
+    let url = format!("{}/calls/{}/events", drill.api.base, call.call_id);
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(response.status(), 200);
+    let mut stream = SseReader::new(response);
+    let driver = format!("d-shared-{n}");
+    let mut delays = Vec::new();
+    let answered = Instant::now();
+    let paid = until_answered("pay", || drill.api.pay(&call)).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    stream.until(|e| e.event == "CallPayed").await;
+    delays.push(("pay", answered.elapsed()));
+    stream.until(|e| e.event == "CallReceived").await;
+    for (step, event) in [
+        ("catch", "CallCaught"),
+        ("arrive", "DriverArrived"),
+        ("start", "TripStarted"),
+        ("complete", "TripCompleted"),
+    ] {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let answered = Instant::now();
+        let answer = match step {
+            "catch" => until_answered(step, || drill.api.catch(&call, &driver)).await,
+            _ => until_answered(step, || drill.api.trip_step(&call, step, &driver)).await,
+        };
         assert_eq!(answer.status, 200, "{step}: {}", answer.body);
+        stream.until(|e| e.event == event).await;
+        delays.push((step, answered.elapsed()));
     }
-    reaches(&drill.api, &call, CallStatus::Completed).await;
-    let expected = drill.api.get_call(&call).await.timeline;
-    assert_eq!(expected.len(), driver_call_tests::COMPLETED_TIMELINE.len());
-    eventually(
-        Duration::from_secs(60),
-        "the standby to catch up",
-        || async {
-            (my_page_events(&drill.api, &call).await.as_ref() == Some(&expected)).then_some(())
-        },
-    )
-    .await;
+    (call, delays)
+}
+
+/// Two dashboard workers share the read model's feed while calls run; one is killed -9 in the
+/// middle: the other takes its shards over, no step waits 5 s or more to reach its call's live
+/// stream, and every call's myPage ends equal to its workflow's timeline, in order, each event
+/// once.
+#[tokio::test]
+async fn two_dashboard_workers_share_the_feed_and_a_killed_one_hands_its_calls_over() {
+    let drill = Drill::start("dashboard-shared", DrillOptions::default()).await;
+    let _contexts = drill.worker("caller,payment,catcher", &[]).await;
+    let mut doomed = drill.worker("dashboard", &[]).await;
+    let _survivor = drill.worker("dashboard", &[]).await;
+    // Both hold shards before the load starts (a worker takes its fair share within a second).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let shared = &drill;
+    let calls = futures::future::join_all((0..16).map(|n| async move {
+        tokio::time::sleep(Duration::from_millis(150 * n as u64)).await;
+        watched_call(shared, n).await
+    }));
+    let kill = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        doomed.kill();
+    };
+    let (calls, ()) = tokio::join!(calls, kill);
+
+    let mut slowest = ("none", Duration::ZERO);
+    for (call, delays) in &calls {
+        for (step, delay) in delays {
+            if *delay > slowest.1 {
+                slowest = (step, *delay);
+            }
+        }
+        let expected = drill.api.get_call(call).await.timeline;
+        assert_eq!(expected.len(), driver_call_tests::COMPLETED_TIMELINE.len());
+        eventually(Duration::from_secs(30), "myPage to catch up", || async {
+            (my_page_events(&drill.api, call).await.as_ref() == Some(&expected)).then_some(())
+        })
+        .await;
+    }
+    println!(
+        "the slowest step to reach its stream: {} after {:?}",
+        slowest.0, slowest.1
+    );
+    assert!(
+        slowest.1 < Duration::from_secs(5),
+        "{} reached its stream only after {:?}",
+        slowest.0,
+        slowest.1
+    );
+}
+
+/// A new, empty PostgreSQL database's URL (`TEST_POSTGRES_URL` names the server).
+async fn fresh_postgres() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("dc_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL at TEST_POSTGRES_URL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("database created");
+    let base = admin.rsplit_once('/').expect("a database in the URL").0;
+    format!("{base}/{name}")
+}
+
+/// A batch of a call's timeline, events `seqs` (the first `CallMade`).
+fn batch(call_id: &str, mobile: &str, seqs: std::ops::RangeInclusive<u32>) -> ProjectTimelineInput {
+    let events: Vec<Value> = seqs
+        .map(|seq| {
+            let event = if seq == 1 { "CallMade" } else { "OfferWidened" };
+            json!({
+                "seq": seq, "event": event, "at": "2026-12-07T00:00:00.000Z",
+                "description": format!("event {seq}"),
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "callId": call_id, "mobile": mobile, "location": "Kangnam", "payAmount": 10000,
+        "status": "DISPATCHED", "events": events,
+    }))
+    .expect("a projection")
+}
+
+/// Opens an SSE stream of the API as `api`'s person.
+async fn open_stream(api: &Api, path: &str) -> SseReader {
+    let token = api.token().await.expect("a token");
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", api.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the stream opens");
+    assert_eq!(response.status(), 200, "{path}");
+    SseReader::new(response)
+}
+
+/// Reads `count` events of a stream: each as (call, seq, id).
+async fn read_n(mut stream: SseReader, count: usize) -> Vec<(String, i64, i64)> {
+    let mut seen = Vec::with_capacity(count);
+    while seen.len() < count {
+        let event = stream.next().await;
+        let call_id = event.data["callId"].as_str().expect("callId").to_owned();
+        let seq = event.data["seq"].as_i64().expect("seq");
+        seen.push((call_id, seq, event.id.parse().expect("a numeric id")));
+    }
+    seen
+}
+
+/// On PostgreSQL, eight writers project 24 calls' timelines at once (every batch its own
+/// transaction, some sent twice), while the API serves the console's stream, each customer's and
+/// each call's from its one tail: every stream gets each of its events exactly once, each call's
+/// in order, and the read model positions rise.
+#[tokio::test]
+async fn on_postgresql_concurrent_projections_reach_every_live_stream_once_in_order() {
+    const WRITERS: usize = 8;
+    const CALLS_EACH: usize = 3;
+    const SEQS: u32 = 30;
+    let url = fresh_postgres().await;
+    let store = DashboardStore::connect(&url).await.expect("the read model");
+    let options = DrillOptions {
+        api_env: vec![("DASHBOARD_DATABASE_URL", url.clone())],
+        ..DrillOptions::default()
+    };
+    let drill = Drill::start("pg-streams", options).await;
+
+    // The calls exist (their first event) before their streams open: a stream's call must be
+    // found in the read model to be the customer's.
+    let mobiles: Vec<String> = (0..WRITERS).map(|_| unique_mobile()).collect();
+    let calls: Vec<(String, String)> = (0..WRITERS * CALLS_EACH)
+        .map(|n| {
+            (
+                uuid::Uuid::new_v4().to_string(),
+                mobiles[n % WRITERS].clone(),
+            )
+        })
+        .collect();
+    for (call_id, mobile) in &calls {
+        store
+            .project(&batch(call_id, mobile, 1..=1))
+            .await
+            .expect("projected");
+    }
+    let console = open_stream(&drill.api.as_operator(), "/dashboards/events").await;
+    let mut customers = Vec::new();
+    for mobile in &mobiles {
+        let api = drill.api.as_customer(mobile);
+        customers.push(open_stream(&api, "/dashboards/events").await);
+    }
+    let mut call_streams = Vec::new();
+    for (call_id, mobile) in calls.iter().take(WRITERS) {
+        let api = drill.api.as_customer(mobile);
+        call_streams.push(open_stream(&api, &format!("/calls/{call_id}/events")).await);
+    }
+
+    let writers = futures::future::join_all((0..WRITERS).map(|writer| {
+        let (store, calls) = (store.clone(), calls.clone());
+        async move {
+            let mine: Vec<&(String, String)> = calls.iter().skip(writer).step_by(WRITERS).collect();
+            for seq in 2..=SEQS {
+                for (call_id, mobile) in &mine {
+                    store
+                        .project(&batch(call_id, mobile, seq..=seq))
+                        .await
+                        .expect("projected");
+                    if seq % 7 == 0 {
+                        // A projection repeated (a retried read) changes nothing.
+                        store
+                            .project(&batch(call_id, mobile, seq - 1..=seq))
+                            .await
+                            .expect("again");
+                    }
+                }
+            }
+        }
+    }));
+    let per_call = (SEQS - 1) as usize;
+    let (console, customers, call_streams, _) = tokio::join!(
+        read_n(console, calls.len() * per_call),
+        futures::future::join_all(
+            customers
+                .into_iter()
+                .map(|s| read_n(s, SEQS as usize * CALLS_EACH))
+        ),
+        futures::future::join_all(call_streams.into_iter().map(|s| read_n(s, SEQS as usize))),
+        writers,
+    );
+
+    let once_in_order = |seen: &[(String, i64, i64)], from: i64| {
+        let mut by_call: std::collections::HashMap<&str, Vec<i64>> = Default::default();
+        for (call_id, seq, _) in seen {
+            by_call.entry(call_id).or_default().push(*seq);
+        }
+        for (call_id, seqs) in by_call {
+            let expected: Vec<i64> = (from..=i64::from(SEQS)).collect();
+            assert_eq!(seqs, expected, "call {call_id}: each event once, in order");
+        }
+    };
+    once_in_order(&console, 2);
+    assert!(
+        console.windows(2).all(|w| w[0].2 < w[1].2),
+        "the console's ids rise"
+    );
+    for seen in &customers {
+        once_in_order(seen, 1);
+        assert!(
+            seen.windows(2).all(|w| w[0].2 < w[1].2),
+            "a customer's ids rise"
+        );
+    }
+    for seen in &call_streams {
+        once_in_order(seen, 1);
+    }
 }
