@@ -41,6 +41,28 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The binary `name` in `dir`, or this build's when `None`.
+fn binary_in(dir: Option<&Path>, name: &str) -> PathBuf {
+    let Some(dir) = dir else {
+        return binary(name);
+    };
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+/// The binaries of commit `rev`, built (once) by `scripts/build-rev` into a folder of their own.
+pub fn binaries_of(rev: &str) -> PathBuf {
+    let output = Command::new(crate::workspace_root().join("scripts/build-rev"))
+        .args([rev, "debug"])
+        .current_dir(crate::workspace_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/build-rev runs");
+    assert!(output.status.success(), "scripts/build-rev {rev} failed");
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 /// How to start a process again.
 #[derive(Debug, Clone)]
 struct Spec {
@@ -213,6 +235,9 @@ pub struct DrillOptions {
     pub cancel_grace: Duration,
     /// More settings of the API (a store's URL, say).
     pub api_env: Vec<(&'static str, String)>,
+    /// Where the API's and the workers' binaries are, when not this build's (an older
+    /// commit's, built by `scripts/build-rev`, for an upgrade); see [`Drill::upgrade`].
+    pub bin_dir: Option<PathBuf>,
 }
 
 impl Default for DrillOptions {
@@ -222,6 +247,7 @@ impl Default for DrillOptions {
             dispatch_timeout: Duration::from_secs(600),
             cancel_grace: Duration::from_secs(120),
             api_env: Vec::new(),
+            bin_dir: None,
         }
     }
 }
@@ -240,6 +266,7 @@ pub struct Drill {
     pub catches: CatcherStore,
     server: Option<DevServer>,
     port: u16,
+    bin_dir: Option<PathBuf>,
     counter: std::sync::atomic::AtomicU32,
     _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -284,7 +311,7 @@ impl Drill {
         override_env(&mut env, &extra);
         let spec = Spec {
             name: "api".to_owned(),
-            program: binary("driver-call-api"),
+            program: binary_in(options.bin_dir.as_deref(), "driver-call-api"),
             env,
             log: dir.join("api.log"),
         };
@@ -301,6 +328,7 @@ impl Drill {
             catches,
             server: Some(server),
             port,
+            bin_dir: options.bin_dir,
             counter: Default::default(),
             _one_at_a_time: guard,
         }
@@ -332,7 +360,7 @@ impl Drill {
         let spec = Spec {
             log: self.dir.join(format!("{name}.log")),
             name,
-            program: binary("driver-call-worker"),
+            program: binary_in(self.bin_dir.as_deref(), "driver-call-worker"),
             env,
         };
         let mut process =
@@ -340,6 +368,16 @@ impl Drill {
         process.metrics = Some(format!("http://127.0.0.1:{metrics_port}"));
         process.wait_ready().await;
         process
+    }
+
+    /// Upgrades the drill to this build: the API is stopped (SIGTERM) and started again from this
+    /// build's binary, and every worker started from now on is this build's (stopping the old
+    /// ones is the drill's).
+    pub async fn upgrade(&mut self) {
+        self.api_process.terminate(Duration::from_secs(30)).await;
+        self.api_process.spec.program = binary("driver-call-api");
+        self.bin_dir = None;
+        self.api_process.restart().await;
     }
 
     /// Starts a payment sandbox on `port` (a fresh one when `None`).

@@ -18,6 +18,7 @@ use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallStatus, CallView, EventName, TimelineEvent};
+use driver_call_workflows::driver_call::TIMELINE_AT;
 use serde_json::{Value, json};
 
 const ALL: &str = "caller,payment,catcher,dashboard";
@@ -965,4 +966,83 @@ async fn on_postgresql_concurrent_projections_reach_every_live_stream_once_in_or
     for seen in &call_streams {
         once_in_order(seen, 1);
     }
+}
+
+/// The last commit whose dashboard followed every open call's history with a long poll (before
+/// patch `timeline-feed`).
+const BEFORE_THE_TIMELINE_FEED: &str = "d1fb4a7";
+
+/// Calls started by the build before the timeline feed, one caught and one not paid yet, go on
+/// after the API and every worker are replaced by this build: they finish COMPLETED, without
+/// `TimelineAt` (they keep the rules they started with: no `timeline-feed` patch), and each
+/// one's myPage ends equal to its workflow's timeline, as does a call started after the upgrade.
+#[tokio::test]
+async fn calls_started_before_the_timeline_feed_finish_and_reach_mypage_after_the_upgrade() {
+    let old = driver_call_tests::drill::binaries_of(BEFORE_THE_TIMELINE_FEED);
+    let options = DrillOptions {
+        bin_dir: Some(old),
+        ..DrillOptions::default()
+    };
+    let mut drill = Drill::start("upgrade-feed", options).await;
+    let mut old_worker = drill.worker(ALL, &[]).await;
+    let caught = caught(&drill, "d-upgrade").await;
+    let unpaid = drill
+        .api
+        .create_call_for(&unique_mobile(), "Kangnam Yeoksam", 10000)
+        .await;
+    for (call, event) in [
+        (&caught, EventName::CallCaught),
+        (&unpaid, EventName::CallMade),
+    ] {
+        eventually(
+            Duration::from_secs(30),
+            "the old build's myPage",
+            || async {
+                let events = my_page_events(&drill.api, call).await?;
+                events.iter().any(|e| e.event == event).then_some(())
+            },
+        )
+        .await;
+    }
+
+    old_worker.terminate(Duration::from_secs(30)).await;
+    drill.upgrade().await;
+    let _new_worker = drill.worker(ALL, &[]).await;
+    drive_to_completion(&drill.api, &caught, "d-upgrade").await;
+    let paid = until_answered("pay", || drill.api.pay(&unpaid)).await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    reaches(&drill.api, &unpaid, CallStatus::Dispatched).await;
+    let answer = drill.api.catch(&unpaid, "d-upgrade-2").await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    drive_to_completion(&drill.api, &unpaid, "d-upgrade-2").await;
+    let fresh = caught_after_upgrade(&drill).await;
+
+    for (call, started_before) in [(&caught, true), (&unpaid, true), (&fresh, false)] {
+        reaches(&drill.api, call, CallStatus::Completed).await;
+        let described = drill
+            .workflow(call)
+            .await
+            .describe(Default::default())
+            .await
+            .expect("described");
+        let fed = described.search_attributes().contains_key(&TIMELINE_AT);
+        assert_eq!(fed, !started_before, "TimelineAt on {}", call.call_id);
+        let expected = drill.api.get_call(call).await.timeline;
+        assert_eq!(expected.len(), driver_call_tests::COMPLETED_TIMELINE.len());
+        eventually(
+            Duration::from_secs(30),
+            "myPage to hold the whole call",
+            || async {
+                (my_page_events(&drill.api, call).await.as_ref() == Some(&expected)).then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// A call started, caught and completed on this build.
+async fn caught_after_upgrade(drill: &Drill) -> CallView {
+    let call = caught(drill, "d-upgrade-3").await;
+    drive_to_completion(&drill.api, &call, "d-upgrade-3").await;
+    call
 }
