@@ -9,9 +9,15 @@
 //! per call of the server, the worker and the API (from `/proc`), and events, activities and
 //! workflow tasks per call from the recorded histories.
 //!
-//! [`watchers`] is its other mode: what idle drivers' offers streams cost, and how soon an offer
-//! reaches them.
+//! With a hold ([`BenchOptions::hold`], the long-call mode, [`long`]) each call waits between its
+//! steps, as a real call that lasts an hour does, so the CPU per call includes what a call costs
+//! while it waits. [`watchers`] is another mode: what idle drivers' offers streams cost, and how
+//! soon an offer reaches them; [`rest`] what open calls that nothing happens to cost, and idle
+//! customers' event streams.
 
+pub mod long;
+pub mod rest;
+mod streams;
 pub mod watchers;
 
 use std::collections::BTreeMap;
@@ -22,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use driver_call_workflows::DriverCallWorkflow;
-use driver_call_workflows::domain::CallId;
+use driver_call_workflows::domain::{CallId, CallView};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -50,10 +56,21 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// Rounds; each round runs every variant once, alternating.
     pub rounds: usize,
+    /// How long a call waits before each of its steps after the first (zero: none; see
+    /// [`long`]).
+    pub hold: Duration,
     /// The builds.
     pub variants: Vec<Variant>,
     /// Where the reports, logs and databases go.
     pub out_dir: PathBuf,
+}
+
+impl BenchOptions {
+    /// The name of the reports and of the rounds' log directories: `bench`, or `long` with a
+    /// hold (so a long run keeps the ordinary one's reports).
+    pub fn report_name(&self) -> &'static str {
+        if self.hold.is_zero() { "bench" } else { "long" }
+    }
 }
 
 /// Latency percentiles, in milliseconds.
@@ -126,10 +143,7 @@ struct CallSample {
 
 /// Runs the bench and writes `bench.json` and `bench.md` under `out_dir`.
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<VariantReport>> {
-    if options.variants.is_empty() {
-        bail!("no variant to run");
-    }
-    std::fs::create_dir_all(&options.out_dir)?;
+    about_to_run(&options.variants, &options.out_dir)?;
     let server = start_server(&options.out_dir)?;
     let client = connect(&server.address()).await?;
     let mut totals: Vec<Measured> = options
@@ -139,7 +153,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<VariantReport>> {
         .collect();
     for round in 0..options.rounds {
         for (variant, total) in options.variants.iter().zip(&mut totals) {
-            let dir = options.out_dir.join(format!("{}-{round}", variant.name));
+            let dir = options.out_dir.join(round_dir(options, variant, round));
             let measured = run_variant(options, variant, &server, &client, &dir).await?;
             total.add(measured);
         }
@@ -154,8 +168,36 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Vec<VariantReport>> {
     Ok(reports)
 }
 
-fn start_server(out_dir: &Path) -> anyhow::Result<DevServer> {
-    let db = out_dir.join("temporal.db");
+/// The directory of a variant's round: `<variant>-<round>`, `long-<variant>-<round>` with a hold.
+fn round_dir(options: &BenchOptions, variant: &Variant, round: usize) -> String {
+    let name = format!("{}-{round}", variant.name);
+    if options.hold.is_zero() {
+        name
+    } else {
+        format!("{}-{name}", options.report_name())
+    }
+}
+
+/// Checks that there is a variant to run, and makes the directory of the reports.
+fn about_to_run(variants: &[Variant], out_dir: &Path) -> anyhow::Result<()> {
+    if variants.is_empty() {
+        bail!("no variant to run");
+    }
+    std::fs::create_dir_all(out_dir)?;
+    Ok(())
+}
+
+/// Writes a mode's reports in `out_dir`: `<name>.json` and `<name>.md`.
+fn write_report(out_dir: &Path, name: &str, json: &Value, markdown: String) -> anyhow::Result<()> {
+    let pretty = serde_json::to_string_pretty(json)?;
+    std::fs::write(out_dir.join(format!("{name}.json")), pretty)?;
+    std::fs::write(out_dir.join(format!("{name}.md")), markdown)?;
+    Ok(())
+}
+
+/// A fresh dev server keeping its history in `dir` (an earlier run's removed).
+fn start_server(dir: &Path) -> anyhow::Result<DevServer> {
+    let db = dir.join("temporal.db");
     let _ = std::fs::remove_file(&db);
     DevServer::start_on(&db, free_port()?)
 }
@@ -240,8 +282,11 @@ async fn run_variant(
     fresh_dir(dir)?;
     // A driver not heard from for PRESENCE_TIMEOUT goes offline: the bench's, online once
     // before the load, stay present however long it runs (builds before presence ignore it).
-    let presence = [("PRESENCE_TIMEOUT", "1h".to_owned())];
-    let system = System::start(variant, server, dir, &presence).await?;
+    let mut settings = vec![("PRESENCE_TIMEOUT", "1h".to_owned())];
+    if !options.hold.is_zero() {
+        settings.extend(OPEN_FOR_HOURS.map(|(name, value)| (name, value.to_owned())));
+    }
+    let system = System::start(variant, server, dir, &settings).await?;
     let pids = [
         ("server", server.pid()),
         ("worker", system.worker.id()),
@@ -267,13 +312,14 @@ async fn run_variant(
     let next = Arc::new(Mutex::new(0..options.calls));
     let lanes = (0..options.concurrency.max(1)).map(|_| {
         let (api, next, base) = (api.clone(), next.clone(), base.clone());
+        let hold = options.hold;
         async move {
             let mut samples = Vec::new();
             loop {
                 let Some(i) = next.lock().expect("lock").next() else {
                     break;
                 };
-                samples.push(one_call(&api, &base, i).await?);
+                samples.push(one_call(&api, &base, i, hold).await?);
             }
             anyhow::Ok(samples)
         }
@@ -300,6 +346,15 @@ async fn run_variant(
     })
 }
 
+/// The API's time limits for calls that stay open (the long-call and rest modes): far beyond any
+/// wait of the bench, so that no call expires while it waits to be paid or caught, and no offer
+/// widens to further drivers (the calls record the ordinary bench's events, plus the waiting).
+const OPEN_FOR_HOURS: [(&str, &str); 3] = [
+    ("PAYMENT_WINDOW", "6h"),
+    ("DISPATCH_TIMEOUT", "6h"),
+    ("OFFER_WINDOW", "6h"),
+];
+
 /// How many customers share the benchmark's calls.
 const PEOPLE: usize = 20;
 
@@ -314,29 +369,41 @@ fn driver_name(i: usize) -> String {
     format!("bench-{i}")
 }
 
-/// One call through its whole happy lifecycle.
-async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample> {
-    let mut sample = CallSample::default();
-    let started = Instant::now();
-    let customer = api.as_customer(&customer_mobile(i));
-    let body = json!({
-        "mobile": customer_mobile(i),
-        "location": "Mapo Hapjeong",
+/// The body of `POST /calls` for the customer with `mobile`, picked up at `location`.
+pub(crate) fn call_request(mobile: &str, location: &str) -> Value {
+    json!({
+        "mobile": mobile,
+        "location": location,
         "destination": "Home",
         "payType": "CARD",
         "payAmount": 15000,
-    });
-    let created = timed(&mut sample, "create", || {
+    })
+}
+
+/// The call a `POST /calls` made, or why it made none.
+pub(crate) fn created(answer: crate::Answer) -> anyhow::Result<CallView> {
+    if answer.status != 201 {
+        bail!("create answered {}: {}", answer.status, answer.body);
+    }
+    Ok(answer.view())
+}
+
+/// One call through its whole happy lifecycle, waiting `hold` before each step after the
+/// create (none when zero).
+async fn one_call(api: &Api, base: &str, i: usize, hold: Duration) -> anyhow::Result<CallSample> {
+    let mut sample = CallSample::default();
+    let started = Instant::now();
+    let customer = api.as_customer(&customer_mobile(i));
+    let body = call_request(&customer_mobile(i), "Mapo Hapjeong");
+    let answer = timed(&mut sample, "create", || {
         customer.send(reqwest::Method::POST, "/calls", Some(body.clone()))
     })
     .await;
-    if created.status != 201 {
-        bail!("create answered {}: {}", created.status, created.body);
-    }
-    let call = created.view();
+    let call = created(answer)?;
     sample.call_id = Some(call.call_id);
     let stream = EventStream::open(base, &call.call_id, customer.token().await).await?;
 
+    long::wait(hold).await;
     let paid = timed(&mut sample, "pay", || api.pay(&call)).await;
     check(&paid, "pay")?;
     let answered = Instant::now();
@@ -347,6 +414,7 @@ async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample>
         .push(stream.delay("CallPayed", answered).await?);
 
     let driver = driver_name(i);
+    long::wait(hold).await;
     let caught = timed(&mut sample, "catch", || api.catch(&call, &driver)).await;
     check(&caught, "catch")?;
     sample
@@ -357,6 +425,7 @@ async fn one_call(api: &Api, base: &str, i: usize) -> anyhow::Result<CallSample>
         ("start", "TripStarted"),
         ("complete", "TripCompleted"),
     ] {
+        long::wait(hold).await;
         let answer = timed(&mut sample, step, || api.trip_step(&call, step, &driver)).await;
         check(&answer, step)?;
         sample
@@ -482,43 +551,12 @@ impl System {
         variant: &Variant,
         server: &DevServer,
         dir: &Path,
-        extra: &[(&str, String)],
+        extra: &[(&'static str, String)],
     ) -> anyhow::Result<Self> {
-        let [worker_port, metrics_port, api_port] = [0; 3].map(|_| free_port().unwrap_or(0));
-        let env = [
-            ("TEMPORAL_ADDRESS", server.address()),
-            ("DATA_DIR", dir.display().to_string()),
-            ("WORKER_HTTP_ADDR", format!("127.0.0.1:{worker_port}")),
-            ("WORKER_METRICS_ADDR", format!("127.0.0.1:{metrics_port}")),
-            ("API_ADDR", format!("127.0.0.1:{api_port}")),
-            ("OPERATOR_PASSWORD", crate::OPERATOR_PASSWORD.to_owned()),
-            ("RUST_LOG", "warn".to_owned()),
-        ];
-        let spawn = |name: &str| -> anyhow::Result<Child> {
-            let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
-            let mut command = Command::new(variant.bin_dir.join(name));
-            command
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .envs(env.iter().map(|(k, v)| (k, v)))
-                .envs(extra.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log);
-            die_with_this_thread(&mut command);
-            command
-                .spawn()
-                .with_context(|| format!("start {}", variant.bin_dir.join(name).display()))
-        };
-        let worker = spawn("driver-call-worker")?;
-        let api_process = spawn("driver-call-api")?;
-        let api_url = format!("http://127.0.0.1:{api_port}");
-        let readyz = format!("{api_url}/readyz");
-        eventually(Duration::from_secs(120), "the bench's API ready", || {
-            let request = reqwest::get(readyz.clone());
-            async move { request.await.ok().filter(|r| r.status() == 200).map(|_| ()) }
-        })
-        .await;
+        let launcher = Launcher::new(variant, server, dir, extra);
+        let (worker, _) = launcher.worker(&[], "driver-call-worker")?;
+        let (api_process, api_url) = launcher.api()?;
+        wait_ready(&api_url, "the bench's API").await;
         Ok(Self {
             worker,
             api_process,
@@ -529,11 +567,103 @@ impl System {
 
 impl Drop for System {
     fn drop(&mut self) {
-        for child in [&mut self.api_process, &mut self.worker] {
-            let _ = child.kill();
-            let _ = child.wait();
+        stop(&mut self.api_process);
+        stop(&mut self.worker);
+    }
+}
+
+/// Kills a process of the bench and waits for it to exit.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Starts a variant's processes: its binaries with the bench's settings (the dev server, the
+/// data directory, the operator's password, quiet logs) and `extra` ones, each on free ports and
+/// logging to a file of its own in the directory.
+#[derive(Clone)]
+struct Launcher {
+    variant: Variant,
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Launcher {
+    fn new(
+        variant: &Variant,
+        server: &DevServer,
+        dir: &Path,
+        extra: &[(&'static str, String)],
+    ) -> Self {
+        let mut env = vec![
+            ("TEMPORAL_ADDRESS", server.address()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("OPERATOR_PASSWORD", crate::OPERATOR_PASSWORD.to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        env.extend_from_slice(extra);
+        Self {
+            variant: variant.clone(),
+            dir: dir.to_owned(),
+            env,
         }
     }
+
+    /// A worker serving `contexts` (every one when none is named), logging to `<log>.log`; and
+    /// its base URL (of `/readyz`).
+    fn worker(&self, contexts: &[&str], log: &str) -> anyhow::Result<(Child, String)> {
+        let [probes, metrics] = [0; 2].map(|_| free_port().unwrap_or(0));
+        let args: Vec<&str> = contexts.iter().flat_map(|c| ["--context", *c]).collect();
+        let ports = [
+            ("WORKER_HTTP_ADDR", format!("127.0.0.1:{probes}")),
+            ("WORKER_METRICS_ADDR", format!("127.0.0.1:{metrics}")),
+        ];
+        let child = self.spawn("driver-call-worker", log, &args, &ports)?;
+        Ok((child, format!("http://127.0.0.1:{probes}")))
+    }
+
+    /// The API, logging to `driver-call-api.log`; and its base URL.
+    fn api(&self) -> anyhow::Result<(Child, String)> {
+        let port = free_port()?;
+        let address = [("API_ADDR", format!("127.0.0.1:{port}"))];
+        let child = self.spawn("driver-call-api", "driver-call-api", &[], &address)?;
+        Ok((child, format!("http://127.0.0.1:{port}")))
+    }
+
+    fn spawn(
+        &self,
+        binary: &str,
+        log: &str,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Child> {
+        let path = self.variant.bin_dir.join(binary);
+        let log = std::fs::File::create(self.dir.join(format!("{log}.log")))?;
+        let mut command = Command::new(&path);
+        command
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().chain(env).map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        die_with_this_thread(&mut command);
+        command
+            .spawn()
+            .with_context(|| format!("start {}", path.display()))
+    }
+}
+
+/// Waits until the process at `base` answers its `/readyz` with 200 (the API: once every store
+/// it reads has been migrated by its owner).
+async fn wait_ready(base: &str, what: &str) {
+    let readyz = format!("{base}/readyz");
+    eventually(Duration::from_secs(120), &format!("{what} ready"), || {
+        let request = reqwest::get(readyz.clone());
+        async move { request.await.ok().filter(|r| r.status() == 200).map(|_| ()) }
+    })
+    .await;
 }
 
 /// utime + stime of a process, in seconds.
@@ -554,6 +684,40 @@ fn cpu_seconds(pid: u32) -> f64 {
     // SAFETY: sysconf reads a constant of the system.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     ticks / per_second.max(1.0)
+}
+
+/// Resident memory of a process, in MiB (`VmRSS` in `/proc/<pid>/status`; 0 once it is gone).
+fn rss_mib(pid: u32) -> f64 {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return 0.0;
+    };
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        });
+    kib.unwrap_or(0.0) / 1024.0
+}
+
+/// CPU milliseconds per second of each process over `window`.
+async fn cpu_over(window: Duration, pids: &[(&str, u32)]) -> BTreeMap<String, f64> {
+    let before: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    let secs = started.elapsed().as_secs_f64();
+    pids.iter()
+        .zip(before)
+        .map(|((name, pid), then)| {
+            let spent = cpu_seconds(*pid) - then;
+            ((*name).to_owned(), spent * 1000.0 / secs)
+        })
+        .collect()
 }
 
 /// Events, activities and workflow tasks in the histories of the calls.
@@ -591,22 +755,19 @@ fn write_reports(options: &BenchOptions, reports: &[VariantReport]) -> anyhow::R
         "calls": options.calls,
         "concurrency": options.concurrency,
         "rounds": options.rounds,
+        "holdSecs": options.hold.as_secs_f64(),
         "variants": reports,
     });
-    std::fs::write(
-        options.out_dir.join("bench.json"),
-        serde_json::to_string_pretty(&json)?,
-    )?;
-    std::fs::write(options.out_dir.join("bench.md"), markdown(options, reports))?;
-    Ok(())
+    let name = options.report_name();
+    write_report(&options.out_dir, name, &json, markdown(options, reports))
 }
 
 /// The reports as one Markdown table, a column per variant and, with two, the ratio of the
 /// second to the first.
 pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
-    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut rows = Vec::new();
     let mut row = |metric: String, value: &dyn Fn(&VariantReport) -> f64| {
-        rows.push((metric, reports.iter().map(value).collect()));
+        rows.push(Row::each(metric, 1, reports, value));
     };
     row("calls/s".into(), &|r| r.calls_per_second);
     row("history events per call".into(), &|r| r.events_per_call);
@@ -633,42 +794,102 @@ pub fn markdown(options: &BenchOptions, reports: &[VariantReport]) -> String {
     row("SSE delay p95 ms".into(), &|r| r.sse_delay.p95);
 
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
-    let mut out = format!(
-        "{} calls per variant and round, concurrency {}, {} round(s), alternating\n\n| metric | {} |",
+    let hold = if options.hold.is_zero() {
+        String::new()
+    } else {
+        format!(
+            ", each step after the create {} later (the lifecycle includes the waits)",
+            humantime::format_duration(options.hold)
+        )
+    };
+    format!(
+        "{} calls per variant and round, concurrency {}, {} round(s), alternating{hold}\n\n{}",
         options.calls,
         options.concurrency,
         options.rounds,
-        names.join(" | ")
+        table(&names, &[""], &rows)
+    )
+}
+
+/// One row of a table: a metric, its value in each column (`None`: not measured there), and
+/// the decimals it is shown with.
+pub(crate) struct Row {
+    metric: String,
+    values: Vec<Option<f64>>,
+    decimals: usize,
+}
+
+impl Row {
+    pub(crate) fn new(
+        metric: impl Into<String>,
+        decimals: usize,
+        values: impl IntoIterator<Item = Option<f64>>,
+    ) -> Self {
+        Self {
+            metric: metric.into(),
+            values: values.into_iter().collect(),
+            decimals,
+        }
+    }
+
+    /// A row of one value per report (a table of one setting).
+    pub(crate) fn each<R>(
+        metric: impl Into<String>,
+        decimals: usize,
+        reports: &[R],
+        value: impl Fn(&R) -> f64,
+    ) -> Self {
+        Self::new(metric, decimals, reports.iter().map(|r| Some(value(r))))
+    }
+}
+
+/// A Markdown table: a row per metric, a column per variant in each of `settings` (the
+/// conditions every variant was measured in; `[""]` for one), each row's values in that order
+/// (the first variant's settings, then the second's); and, with two variants, the ratio of the
+/// second to the first in each setting, the column a change is judged by ("-" where the first is
+/// zero or either was not measured).
+pub(crate) fn table(names: &[&str], settings: &[&str], rows: &[Row]) -> String {
+    let label = |name: &str, setting: &str| match setting {
+        "" => name.to_owned(),
+        _ => format!("{name}, {setting}"),
+    };
+    let ratio = names.len() == 2;
+    let mut columns: Vec<String> = names
+        .iter()
+        .flat_map(|name| settings.iter().map(|setting| label(name, setting)))
+        .collect();
+    if ratio {
+        let of = format!("{} / {}", names[1], names[0]);
+        columns.extend(settings.iter().map(|setting| label(&of, setting)));
+    }
+    let mut out = format!(
+        "| metric | {} |\n|---|{}",
+        columns.join(" | "),
+        "---|".repeat(columns.len())
     );
-    let ratio = ratio_column(&mut out, &names);
-    for (metric, values) in rows {
-        out.push_str(&format!("\n| {metric} |"));
-        for value in &values {
-            out.push_str(&format!(" {value:.1} |"));
+    for row in rows {
+        out.push_str(&format!("\n| {} |", row.metric));
+        for value in &row.values {
+            out.push_str(&cell(*value, row.decimals));
         }
         if ratio {
-            let r = if values[0].abs() > f64::EPSILON {
-                values[1] / values[0]
-            } else {
-                f64::NAN
-            };
-            out.push_str(&format!(" {r:.2} |"));
+            let (first, second) = row.values.split_at(settings.len());
+            for (a, b) in first.iter().zip(second) {
+                let r = match (a, b) {
+                    (Some(a), Some(b)) if a.abs() > f64::EPSILON => Some(b / a),
+                    _ => None,
+                };
+                out.push_str(&cell(r, 2));
+            }
         }
     }
     out.push('\n');
     out
 }
 
-/// Ends a table's header row (after the variants' names) with the ratio column when there are
-/// two variants, and adds the separator row; whether it added the ratio.
-pub(crate) fn ratio_column(out: &mut String, names: &[&str]) -> bool {
-    let ratio = names.len() == 2;
-    if ratio {
-        out.push_str(&format!(" {} / {} |", names[1], names[0]));
+fn cell(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(value) => format!(" {value:.decimals$} |"),
+        None => " - |".to_owned(),
     }
-    out.push_str(&format!(
-        "\n|---|{}",
-        "---|".repeat(names.len() + usize::from(ratio))
-    ));
-    ratio
 }

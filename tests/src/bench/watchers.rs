@@ -13,16 +13,18 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
-use super::{Percentiles, System, Variant, cpu_seconds, fresh_dir, ms, start_server};
+use super::streams::{Listener, Streams, event_of, make_room_for};
+use super::{
+    Percentiles, Row, System, Variant, about_to_run, call_request, cpu_over, created, fresh_dir,
+    ms, start_server, table, write_report,
+};
 use crate::dev_server::DevServer;
 use crate::{Api, driver_password};
 
@@ -98,12 +100,8 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Runs the watchers mode and writes `watchers.json` and `watchers.md` under `out_dir`.
 pub async fn run(options: &WatchersOptions) -> anyhow::Result<Vec<WatchersReport>> {
-    if options.variants.is_empty() {
-        bail!("no variant to run");
-    }
-    // Each stream is a socket here and one in the API (which inherits this limit).
-    raise_open_files((2 * options.watchers + 512) as libc::rlim_t)?;
-    std::fs::create_dir_all(&options.out_dir)?;
+    about_to_run(&options.variants, &options.out_dir)?;
+    make_room_for(options.watchers)?;
     let server = start_server(&options.out_dir)?;
     let mut reports = Vec::new();
     for variant in &options.variants {
@@ -116,12 +114,10 @@ pub async fn run(options: &WatchersOptions) -> anyhow::Result<Vec<WatchersReport
         "windowSecs": options.window.as_secs_f64(),
         "variants": reports,
     });
-    std::fs::write(
-        options.out_dir.join("watchers.json"),
-        serde_json::to_string_pretty(&json)?,
-    )?;
-    std::fs::write(
-        options.out_dir.join("watchers.md"),
+    write_report(
+        &options.out_dir,
+        "watchers",
+        &json,
         markdown(options, &reports),
     )?;
     Ok(reports)
@@ -177,7 +173,7 @@ async fn run_variant(
 
     // Online again (a driver not heard from for PRESENCE_TIMEOUT is offline), then the streams.
     go_online(&http, &base, &tokens).await?;
-    let mut watchers = Watchers::open(&base, &tokens).await?;
+    let mut watchers: Watchers = Streams::open(&base, "/catches/events", &tokens).await?;
     let opened = watchers
         .until(Instant::now() + Duration::from_secs(120), |streams| {
             streams.iter().all(|s| s.lock().expect("lock").opened)
@@ -193,11 +189,7 @@ async fn run_variant(
     for k in 0..options.calls {
         one_offer(&api, &mut watchers, k, &mut timed).await?;
     }
-    let streams_ended = watchers
-        .streams
-        .iter()
-        .filter(|s| s.lock().expect("lock").ended)
-        .count();
+    let streams_ended = watchers.count(|s| s.ended);
     drop(watchers);
     drop(system);
     Ok(WatchersReport {
@@ -250,20 +242,12 @@ async fn one_offer(
         .filter(|i| area_of(*i) == area)
         .collect();
     let customer = api.as_customer(&customer_mobile(k));
-    let body = json!({
-        "mobile": customer_mobile(k),
-        "location": AREAS[area].1,
-        "destination": "Home",
-        "payType": "CARD",
-        "payAmount": 15000,
-    });
-    let created = customer
-        .send(reqwest::Method::POST, "/calls", Some(body))
-        .await;
-    if created.status != 201 {
-        bail!("create answered {}: {}", created.status, created.body);
-    }
-    let call = created.view();
+    let body = call_request(&customer_mobile(k), AREAS[area].1);
+    let call = created(
+        customer
+            .send(reqwest::Method::POST, "/calls", Some(body))
+            .await,
+    )?;
     let id = call.call_id.to_string();
     let paid = api.pay(&call).await;
     if paid.status != 200 {
@@ -396,21 +380,6 @@ async fn go_online(http: &reqwest::Client, base: &str, tokens: &[String]) -> any
     answers.into_iter().collect()
 }
 
-/// CPU milliseconds per second of each process over `window`.
-async fn cpu_over(window: Duration, pids: &[(&str, u32)]) -> BTreeMap<String, f64> {
-    let before: Vec<f64> = pids.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
-    let started = Instant::now();
-    tokio::time::sleep(window).await;
-    let secs = started.elapsed().as_secs_f64();
-    pids.iter()
-        .zip(before)
-        .map(|((name, pid), then)| {
-            let spent = cpu_seconds(*pid) - then;
-            ((*name).to_owned(), spent * 1000.0 / secs)
-        })
-        .collect()
-}
-
 /// An offer as one stream first showed it.
 struct Seen {
     at: Instant,
@@ -453,121 +422,26 @@ impl Watched {
     }
 }
 
-/// The drivers' open offers streams, each read by a task of its own.
-struct Watchers {
-    streams: Vec<Arc<Mutex<Watched>>>,
-    /// Bumped whenever any stream saw a list or ended.
-    changed: watch::Receiver<u64>,
-    readers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Watchers {
-    /// Opens one stream per token, each on its own HTTP/1.1 connection.
-    async fn open(base: &str, tokens: &[String]) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().http1_only().build()?;
-        let (bump, changed) = watch::channel(0u64);
-        let bump = Arc::new(bump);
-        let opened = futures::stream::iter(tokens)
-            .map(|token| {
-                let request = http
-                    .get(format!("{base}/catches/events"))
-                    .header("accept", "text/event-stream")
-                    .bearer_auth(token)
-                    .send();
-                async move {
-                    let response = request.await.context("open an offers stream")?;
-                    if response.status() != 200 {
-                        bail!("an offers stream answered {}", response.status());
-                    }
-                    anyhow::Ok(response)
-                }
-            })
-            .buffered(32)
-            .collect::<Vec<_>>()
-            .await;
-        let mut watchers = Self {
-            streams: Vec::new(),
-            changed,
-            readers: Vec::new(),
+impl Listener for Watched {
+    fn hear(&mut self, block: &str, at: Instant, wall: SystemTime) -> bool {
+        let Some(list) = offers_in(block) else {
+            return false;
         };
-        for response in opened {
-            let state = Arc::new(Mutex::new(Watched::default()));
-            let reader = tokio::spawn(read(response?, state.clone(), bump.clone()));
-            watchers.streams.push(state);
-            watchers.readers.push(reader);
-        }
-        Ok(watchers)
+        self.saw(list, at, wall);
+        true
     }
 
-    /// Waits until `done` holds for the streams, or `deadline`; whether it holds.
-    async fn until(
-        &mut self,
-        deadline: Instant,
-        done: impl Fn(&[Arc<Mutex<Watched>>]) -> bool,
-    ) -> bool {
-        loop {
-            self.changed.borrow_and_update();
-            if done(&self.streams) {
-                return true;
-            }
-            let changed = self.changed.changed();
-            match tokio::time::timeout_at(deadline.into(), changed).await {
-                Ok(Ok(())) => {}
-                _ => return done(&self.streams),
-            }
-        }
+    fn end(&mut self) {
+        self.ended = true;
     }
 }
 
-impl Drop for Watchers {
-    fn drop(&mut self) {
-        for reader in &self.readers {
-            reader.abort();
-        }
-    }
-}
-
-/// Reads one stream's events until it ends, noting each `offers` list with when it came.
-async fn read(
-    response: reqwest::Response,
-    state: Arc<Mutex<Watched>>,
-    bump: Arc<watch::Sender<u64>>,
-) {
-    let mut body = response.bytes_stream();
-    let mut buffer: Vec<u8> = Vec::new();
-    while let Some(Ok(chunk)) = body.next().await {
-        let (at, wall) = (Instant::now(), SystemTime::now());
-        buffer.extend_from_slice(&chunk);
-        let mut saw = false;
-        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = buffer.drain(..end + 2).collect();
-            if let Some(list) = offers_in(&String::from_utf8_lossy(&block)) {
-                state.lock().expect("lock").saw(list, at, wall);
-                saw = true;
-            }
-        }
-        if saw {
-            bump.send_modify(|n| *n += 1);
-        }
-    }
-    state.lock().expect("lock").ended = true;
-    bump.send_modify(|n| *n += 1);
-}
+/// The drivers' open offers streams.
+type Watchers = Streams<Watched>;
 
 /// The calls (with their `receivedAt`) of an `offers` event; `None` for any other block.
 fn offers_in(block: &str) -> Option<Vec<(String, Option<String>)>> {
-    let mut event = "message";
-    let mut data = String::new();
-    for line in block.lines() {
-        if let Some(name) = line.strip_prefix("event:") {
-            event = name.trim();
-        } else if let Some(more) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(more.strip_prefix(' ').unwrap_or(more));
-        }
-    }
+    let (event, data) = event_of(block);
     if event != "offers" {
         return None;
     }
@@ -583,42 +457,13 @@ fn offers_in(block: &str) -> Option<Vec<(String, Option<String>)>> {
     Some(offers)
 }
 
-/// Raises this process's soft limit of open files to its hard limit when it is below `wanted`.
-#[allow(unsafe_code)]
-fn raise_open_files(wanted: libc::rlim_t) -> anyhow::Result<()> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the limit into the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("read RLIMIT_NOFILE");
-    }
-    if limit.rlim_cur >= wanted {
-        return Ok(());
-    }
-    if limit.rlim_max < wanted {
-        bail!(
-            "{wanted} open files are needed and the hard limit is {}: raise it (ulimit -Hn)",
-            limit.rlim_max
-        );
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: setrlimit reads the struct it is given.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("raise RLIMIT_NOFILE");
-    }
-    Ok(())
-}
-
 /// The reports as one Markdown table, a column per variant and, with two, the ratio of the
 /// second to the first.
 pub fn markdown(options: &WatchersOptions, reports: &[WatchersReport]) -> String {
     let n = options.watchers;
-    // (metric, value per variant, decimals)
-    let mut rows: Vec<(String, Vec<f64>, usize)> = Vec::new();
+    let mut rows = Vec::new();
     let mut row = |metric: String, decimals: usize, value: &dyn Fn(&WatchersReport) -> f64| {
-        rows.push((metric, reports.iter().map(value).collect(), decimals));
+        rows.push(Row::each(metric, decimals, reports, value));
     };
     let cpu = |map: &BTreeMap<String, f64>, process: &str| map.get(process).copied().unwrap_or(0.0);
     let added = |r: &WatchersReport| {
@@ -685,32 +530,16 @@ pub fn markdown(options: &WatchersOptions, reports: &[WatchersReport]) -> String
     row("streams ended early".into(), 0, &|r| r.streams_ended as f64);
 
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
-    let mut out = format!(
+    format!(
         "{n} idle offers streams (one HTTP/1.1 connection each; drivers registered by the \
          operator, online, one of the {} default areas each), {} s at rest with no stream and \
          with the streams, then {} paid calls one after another (pickups round the areas), each \
-         cancelled once every stream of its area showed it\n\n| metric | {} |",
+         cancelled once every stream of its area showed it\n\n{}",
         AREAS.len(),
         options.window.as_secs_f64(),
         options.calls,
-        names.join(" | ")
-    );
-    let ratio = super::ratio_column(&mut out, &names);
-    for (metric, values, decimals) in rows {
-        out.push_str(&format!("\n| {metric} |"));
-        for value in &values {
-            out.push_str(&format!(" {value:.decimals$} |"));
-        }
-        if ratio {
-            if values[0].abs() > f64::EPSILON {
-                out.push_str(&format!(" {:.2} |", values[1] / values[0]));
-            } else {
-                out.push_str(" - |");
-            }
-        }
-    }
-    out.push('\n');
-    out
+        table(&names, &[""], &rows)
+    )
 }
 
 #[cfg(test)]
