@@ -23,6 +23,8 @@ use axum::Router;
 use axum_prometheus::PrometheusMetricLayer;
 use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore, Store};
+use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
+use driver_call_workflows::domain::CallView;
 use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
 use tower_http::trace::TraceLayer;
@@ -67,6 +69,20 @@ pub struct AppState {
 const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
 
 impl AppState {
+    /// Records a step's answer (the call's whole timeline, which every update answers with) in
+    /// the read model at once, so myPage and the live streams show the step within the tail's
+    /// tick, however long the dashboard's feed waits between its looks. The feed reads every
+    /// change from the call's history anyway, so a write that fails loses nothing.
+    pub(crate) fn record_answer(&self, view: &CallView) {
+        let store = self.dashboards.clone();
+        let batch = ProjectTimelineInput::of_view(view.clone());
+        tokio::spawn(async move {
+            if let Err(error) = store.project(&batch).await {
+                tracing::info!(%error, call_id = %batch.call_id, "a step's answer waits for the dashboard's feed");
+            }
+        });
+    }
+
     /// Opens the stores named in `config` to read them (each context's worker owns and migrates
     /// its own; until it has, `/readyz` says so) and wraps the Temporal client; `identity` is
     /// the identity context and the fares the API owns (see [`identity::Identity::build`] and

@@ -732,7 +732,9 @@ async fn watched_call(drill: &Drill, n: usize) -> (CallView, Vec<(&'static str, 
     assert_eq!(paid.status, 200, "{}", paid.body);
     stream.until(|e| e.event == "CallPayed").await;
     delays.push(("pay", answered.elapsed()));
+    // The dispatch is recorded by the run itself: only the dashboard's feed hands it on.
     stream.until(|e| e.event == "CallReceived").await;
+    delays.push(("dispatch", answered.elapsed()));
     for (step, event) in [
         ("catch", "CallCaught"),
         ("arrive", "DriverArrived"),

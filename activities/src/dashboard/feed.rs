@@ -17,6 +17,7 @@
 //! change since that checkpoint: the read model converges after an outage of any length.
 
 use std::collections::HashMap;
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +31,7 @@ use temporalio_client::{
     Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowFetchHistoryOptions,
 };
 use tokio::sync::Notify;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::follower::LegacyFollower;
 use super::history::{HistoryError, LAST_RETRY, TimelineReader, unix_ms};
@@ -57,7 +58,8 @@ pub struct TimelineFeed {
     client: Client,
     store: DashboardStore,
     projected: Arc<Notify>,
-    interval: Duration,
+    /// The wait between looks: the first while calls change, the last at rest.
+    intervals: RangeInclusive<Duration>,
 }
 
 /// One change of a call as visibility lists it: when its timeline changed, and how long its
@@ -114,19 +116,20 @@ struct FeedState {
 }
 
 impl TimelineFeed {
-    /// A feed that lists the calls changed every `interval` and wakes `projected` (the webhook
+    /// A feed that lists the calls changed every `intervals.start()` while calls change, and
+    /// less often at rest, down to every `intervals.end()`; it wakes `projected` (the webhook
     /// notifier) after each projection.
     pub fn new(
         client: Client,
         store: DashboardStore,
         projected: Arc<Notify>,
-        interval: Duration,
+        intervals: RangeInclusive<Duration>,
     ) -> Self {
         Self {
             client,
             store,
             projected,
-            interval,
+            intervals,
         }
     }
 
@@ -149,18 +152,22 @@ impl TimelineFeed {
             next_sweep: now + SWEEP,
             next_deep_sweep: now + DEEP_SWEEP,
         };
-        let mut ticks = tokio::time::interval(self.interval);
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut wait = *self.intervals.start();
         loop {
-            ticks.tick().await;
+            tokio::time::sleep(wait).await;
             if Instant::now() >= state.next_renewal {
                 self.renew(&mut state, &legacy).await;
             }
             if !state.shards.any() {
                 continue;
             }
-            self.look(&mut state).await;
+            let changed = self.look(&mut state).await;
             self.read_due(&mut state).await;
+            wait = if changed || !state.due.is_empty() {
+                *self.intervals.start()
+            } else {
+                (wait * 2).min(*self.intervals.end())
+            };
         }
     }
 
@@ -222,8 +229,9 @@ impl TimelineFeed {
         }
     }
 
-    /// Lists the calls changed within the lookback due now and reads those not read yet.
-    async fn look(&self, state: &mut FeedState) {
+    /// Lists the calls changed within the lookback due now and reads those not read yet;
+    /// answers whether there were any.
+    async fn look(&self, state: &mut FeedState) -> bool {
         let now = Instant::now();
         let wall = unix_ms(SystemTime::now());
         let (lookback, sweep) = if now >= state.next_deep_sweep {
@@ -242,10 +250,11 @@ impl TimelineFeed {
             Ok(listed) => listed,
             Err(error) => {
                 tracing::warn!(%error, "the dashboard could not list the calls changed");
-                return;
+                return false;
             }
         };
         let fresh = self.unread(state, listed).await;
+        let changed = !fresh.is_empty();
         self.read_all(state, fresh).await;
         state.catch_up_from_ms = None;
         if let Some(deep) = sweep {
@@ -257,6 +266,7 @@ impl TimelineFeed {
                 state.forget_before(from);
             }
         }
+        changed
     }
 
     /// The listed calls of this worker's shards whose change the feed has not read yet.

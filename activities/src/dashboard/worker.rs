@@ -19,11 +19,16 @@ pub struct DashboardConfig {
     /// Where every call event is POSTed as JSON (unset: no webhooks).
     #[arg(long, env = "NOTIFY_WEBHOOK_URL")]
     pub notify_webhook_url: Option<String>,
-    /// How often the feed asks Temporal's visibility store which calls changed: a step reaches
-    /// myPage at most this much later (half of it on average), and each tick costs one
-    /// visibility query per dashboard worker, however many calls are open.
+    /// How often the feed asks Temporal's visibility store which calls changed while calls are
+    /// changing: what the run records by itself (the dispatch, an expiry, a refund) reaches
+    /// myPage at most this much later. Each look is one visibility query per dashboard worker,
+    /// however many calls are open.
     #[arg(long, env = "DASHBOARD_FEED_INTERVAL", default_value = "100ms", value_parser = driver_call_runtime::humantime_duration)]
     pub feed_interval: Duration,
+    /// How long the feed waits between its looks at rest: after each look that finds nothing
+    /// new the wait doubles, up to this.
+    #[arg(long, env = "DASHBOARD_FEED_IDLE_INTERVAL", default_value = "1s", value_parser = driver_call_runtime::humantime_duration)]
+    pub feed_idle_interval: Duration,
 }
 
 impl Default for DashboardConfig {
@@ -31,6 +36,7 @@ impl Default for DashboardConfig {
         Self {
             notify_webhook_url: None,
             feed_interval: Duration::from_millis(100),
+            feed_idle_interval: Duration::from_secs(1),
         }
     }
 }
@@ -55,7 +61,7 @@ pub async fn dashboard_worker(
         client,
         store.clone(),
         projected.clone(),
-        config.feed_interval,
+        config.feed_interval..=config.feed_idle_interval,
     );
     let notifier = config
         .notify_webhook_url

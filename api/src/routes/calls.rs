@@ -333,6 +333,7 @@ async fn pay_call(
 ) -> Result<Json<CallView>, ApiError> {
     // The `pay` validator refuses a call that is not CREATED (409), so nothing is read first.
     let paid = workflow::pay(&state.temporal, &call.call_id).await?;
+    state.record_answer(&paid.call);
     match paid.outcome {
         PayOutcome::Approved => Ok(Json(paid.call)),
         PayOutcome::Rejected { reason } => Err(ApiError::PaymentRejected(reason)),

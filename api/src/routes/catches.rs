@@ -288,6 +288,7 @@ async fn catch_call(
         driver_areas: Some(account.areas.clone()),
     };
     let view = workflow::catch(&state.temporal, &call.call_id, request).await?;
+    state.record_answer(&view);
     state.parties.caught(&call.call_id, &call.caller.subject);
     Ok(shown_to(&call.caller, &view))
 }
@@ -358,6 +359,7 @@ async fn assign_call(
         operator: operator.subject.clone(),
     };
     let view = workflow::assign(&state.temporal, &call_id, request).await?;
+    state.record_answer(&view);
     state.parties.caught(&call_id, &driver.username);
     state.offers.nudge();
     Ok(Json(view))
@@ -511,5 +513,6 @@ async fn trip_step(
         too_early_for_a_no_show(&state, &call.call_id).await?;
     }
     let view = workflow::trip_step(&state.temporal, &call.call_id, step, request).await?;
+    state.record_answer(&view);
     Ok(shown_to(&call.caller, &view))
 }
