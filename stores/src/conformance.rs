@@ -33,6 +33,7 @@ macro_rules! conformance_tests {
             projection_is_idempotent_and_an_older_batch_never_moves_the_summary_back: "dashboard",
             a_followed_call_resumes_until_finished_and_discovery_goes_on_from_the_newest: "dashboard",
             one_follower_holds_the_lease_until_it_lapses: "dashboard",
+            a_feed_shard_has_one_holder_until_its_lease_lapses_and_keeps_its_checkpoint: "dashboard",
             a_reader_is_ready_only_once_the_owner_has_migrated: "reader",
             a_one_time_code_expires_is_used_once_and_a_newer_one_replaces_it: "identity",
             five_wrong_codes_in_a_row_invalidate_the_code: "identity",
@@ -632,6 +633,92 @@ pub async fn one_follower_holds_the_lease_until_it_lapses(url: &str) {
             .expect("lost"),
         "{url}"
     );
+}
+
+/// A feed shard is held by one worker at a time; another takes it only once its lease lapsed,
+/// and goes on from the checkpoint the first left; the workers alive are counted; the feed's
+/// mark of what it read of a call is kept with the call.
+pub async fn a_feed_shard_has_one_holder_until_its_lease_lapses_and_keeps_its_checkpoint(
+    url: &str,
+) {
+    let store = DashboardStore::connect(url).await.expect("dashboard store");
+    let (a, b, t) = ("worker-a", "worker-b", 1_000);
+    assert_eq!(store.feed_heartbeat(a, t, t + 100).await.expect("alive"), 1);
+    assert_eq!(store.feed_heartbeat(b, t, t + 100).await.expect("alive"), 2);
+    assert_eq!(
+        store.take_shard(3, a, t, t + 100).await.expect("take"),
+        Some(0)
+    );
+    assert_eq!(
+        store.take_shard(3, b, t + 50, t + 150).await.expect("held"),
+        None
+    );
+    assert_eq!(
+        store.renew_shards(a, t + 160, 700).await.expect("renew"),
+        vec![3]
+    );
+    assert_eq!(
+        store.renew_shards(a, t + 160, 600).await.expect("renew"),
+        vec![3]
+    );
+    assert_eq!(
+        store
+            .take_shard(3, b, t + 150, t + 250)
+            .await
+            .expect("held"),
+        None
+    );
+    assert_eq!(
+        store
+            .take_shard(3, b, t + 161, t + 261)
+            .await
+            .expect("lapsed"),
+        Some(700)
+    );
+    assert!(
+        store
+            .renew_shards(a, t + 300, 900)
+            .await
+            .expect("lost")
+            .is_empty()
+    );
+    store.release_shard(3, b).await.expect("released");
+    assert_eq!(
+        store
+            .take_shard(3, a, t + 170, t + 270)
+            .await
+            .expect("free"),
+        Some(700)
+    );
+    assert_eq!(
+        store
+            .feed_heartbeat(a, t + 150, t + 250)
+            .await
+            .expect("b lapsed"),
+        1
+    );
+
+    let call = new_call_id();
+    let events = vec![
+        timeline_event(1, EventName::CallMade),
+        timeline_event(2, EventName::PaymentApproved),
+    ];
+    let batch = projection(call, CallStatus::Created, events);
+    store.project(&batch).await.expect("projected");
+    store
+        .mark_read(&call.to_string(), 5_000, 12)
+        .await
+        .expect("marked");
+    let marks = store
+        .feed_marks(&[call.to_string(), "unknown".to_owned()])
+        .await;
+    let marks = marks.expect("marks");
+    assert_eq!(marks.len(), 1, "{url}");
+    assert_eq!(
+        (marks[0].feed_at_ms, marks[0].feed_length, marks[0].last_seq),
+        (5_000, 12, 2)
+    );
+    assert_eq!(store.last_seq(&call.to_string()).await.expect("last"), 2);
 }
 
 /// A reader (the API) opens a database the owner has not created or migrated yet without error,
