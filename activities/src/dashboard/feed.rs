@@ -113,6 +113,8 @@ struct FeedState {
     next_renewal: Instant,
     next_sweep: Instant,
     next_deep_sweep: Instant,
+    /// The calls without `TimelineAt` are to be listed (and followed) at the next renewal.
+    legacy_due: bool,
 }
 
 impl TimelineFeed {
@@ -151,6 +153,7 @@ impl TimelineFeed {
             next_renewal: now,
             next_sweep: now + SWEEP,
             next_deep_sweep: now + DEEP_SWEEP,
+            legacy_due: false,
         };
         let mut wait = *self.intervals.start();
         loop {
@@ -190,6 +193,9 @@ impl TimelineFeed {
             state.due.retain(|call, _| shards.holds(shard(call)));
         }
         if renewed.taken.is_empty() {
+            if std::mem::take(&mut state.legacy_due) {
+                self.follow_legacy(state, legacy).await;
+            }
             return;
         }
         tracing::info!(shards = ?renewed.taken, "feed shards taken");
@@ -205,7 +211,9 @@ impl TimelineFeed {
     }
 
     /// Follows the calls started before patch `timeline-feed` that are still open or were never
-    /// followed to their end, in this worker's shards.
+    /// followed to their end, in this worker's shards: when it takes shards, and after each deep
+    /// sweep (a call started by an API or a workflow worker not yet upgraded has no
+    /// `TimelineAt` either).
     async fn follow_legacy(&self, state: &FeedState, legacy: &LegacyFollower) {
         let mut calls: Vec<CallId> = match self.store.unfinished_follows().await {
             Ok(follows) => follows
@@ -264,6 +272,7 @@ impl TimelineFeed {
             if deep {
                 state.next_deep_sweep = now + DEEP_SWEEP;
                 state.forget_before(from);
+                state.legacy_due = true;
             }
         }
         changed
