@@ -170,20 +170,29 @@ impl DashboardStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        for event in &input.events {
-            sqlx::query(
+        if !input.events.is_empty() {
+            // One statement for the whole batch: an update's answer carries the whole timeline,
+            // most of it already here, and a statement per event would cost a round trip each.
+            let rows = (0..input.events.len())
+                .map(|i| format!("({})", db::placeholders_from(i * 7 + 1, 7)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
                 "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_id, seq) DO NOTHING",
-            )
-            .bind(&call_id)
-            .bind(i64::from(event.seq))
-            .bind(input.mobile.as_ref())
-            .bind(event.event.as_str())
-            .bind(event.event.status_after().map(|s| s.as_str()))
-            .bind(&event.at)
-            .bind(&event.description)
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {rows} ON CONFLICT (call_id, seq) DO NOTHING"
+            );
+            let mut insert = sqlx::query(&sql);
+            for event in &input.events {
+                insert = insert
+                    .bind(&call_id)
+                    .bind(i64::from(event.seq))
+                    .bind(input.mobile.as_ref())
+                    .bind(event.event.as_str())
+                    .bind(event.event.status_after().map(|s| s.as_str()))
+                    .bind(&event.at)
+                    .bind(&event.description);
+            }
+            insert.execute(&mut *tx).await?;
         }
         if let Some(last) = input.events.last() {
             let created_at = input

@@ -331,6 +331,24 @@ fn identity_config() -> IdentityConfig {
     }
 }
 
+/// A new, empty PostgreSQL database's URL, on the server `TEST_POSTGRES_URL` names (the
+/// machine's own by default), for a test that must have a database nobody else uses.
+pub async fn fresh_postgres() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let name = format!("dc_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL at TEST_POSTGRES_URL answers");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("database created");
+    let base = admin.rsplit_once('/').expect("a database in the URL").0;
+    format!("{base}/{name}")
+}
+
 /// A Temporal client on `address`. A dev server that has just opened its port may still answer
 /// "Frontend is not healthy yet" for a moment: that is tried again for up to 30 s.
 pub async fn connect(address: &str) -> anyhow::Result<Client> {

@@ -804,23 +804,6 @@ async fn two_dashboard_workers_share_the_feed_and_a_killed_one_hands_its_calls_o
     );
 }
 
-/// A new, empty PostgreSQL database's URL (`TEST_POSTGRES_URL` names the server).
-async fn fresh_postgres() -> String {
-    use sqlx::Connection;
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let name = format!("dc_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("PostgreSQL at TEST_POSTGRES_URL answers");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .expect("database created");
-    let base = admin.rsplit_once('/').expect("a database in the URL").0;
-    format!("{base}/{name}")
-}
-
 /// A batch of a call's timeline, events `seqs` (the first `CallMade`).
 fn batch(call_id: &str, mobile: &str, seqs: std::ops::RangeInclusive<u32>) -> ProjectTimelineInput {
     let events: Vec<Value> = seqs
@@ -873,7 +856,7 @@ async fn on_postgresql_concurrent_projections_reach_every_live_stream_once_in_or
     const WRITERS: usize = 8;
     const CALLS_EACH: usize = 3;
     const SEQS: u32 = 30;
-    let url = fresh_postgres().await;
+    let url = driver_call_tests::fresh_postgres().await;
     let store = DashboardStore::connect(&url).await.expect("the read model");
     let options = DrillOptions {
         api_env: vec![("DASHBOARD_DATABASE_URL", url.clone())],
