@@ -954,8 +954,8 @@ async fn on_postgresql_concurrent_projections_reach_every_live_stream_once_in_or
 }
 
 /// The last commit whose dashboard followed every open call's history with a long poll (before
-/// patch `timeline-feed`).
-const BEFORE_THE_TIMELINE_FEED: &str = "d1fb4a7";
+/// patch `timeline-feed`); `scripts/test` builds its binaries before the tests.
+const BEFORE_THE_TIMELINE_FEED: &str = include_str!("../upgrade-from");
 
 /// Calls started by the build before the timeline feed, one caught and one not paid yet, go on
 /// after the API and every worker are replaced by this build: they finish COMPLETED, without
@@ -963,7 +963,7 @@ const BEFORE_THE_TIMELINE_FEED: &str = "d1fb4a7";
 /// one's myPage ends equal to its workflow's timeline, as does a call started after the upgrade.
 #[tokio::test]
 async fn calls_started_before_the_timeline_feed_finish_and_reach_mypage_after_the_upgrade() {
-    let old = driver_call_tests::drill::binaries_of(BEFORE_THE_TIMELINE_FEED);
+    let old = driver_call_tests::drill::binaries_of(BEFORE_THE_TIMELINE_FEED.trim());
     let options = DrillOptions {
         bin_dir: Some(old),
         ..DrillOptions::default()
