@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::follower::LegacyFollower;
-use super::history::{HistoryError, LAST_RETRY, TimelineReader, unix_ms};
+use super::history::{FIRST_RETRY, HistoryError, LAST_RETRY, TimelineReader, unix_ms};
 use super::shards::{RENEWAL, SHARDS, Shards};
 
 /// How far back every tick lists: the visibility store's usual lag, and then some.
@@ -47,7 +47,7 @@ const DEEP_LOOKBACK: Duration = Duration::from_secs(600);
 /// How many histories the feed reads at once.
 const READS_AT_ONCE: usize = 16;
 /// How soon a call whose first workflow task had not completed is read again.
-const FIRST_RETRY: Duration = Duration::from_millis(50);
+const OPENING_RETRY: Duration = Duration::from_millis(50);
 
 /// The calls this version's workflow publishes `TimelineAt` for.
 const CALLS: &str = "WorkflowType = 'DriverCallWorkflow'";
@@ -401,7 +401,7 @@ impl FeedState {
                 self.known.insert(call_id, Known { change, last_seq });
             }
             Ok(Read::NotOpened(last_seq)) => {
-                self.retry_later(call, FIRST_RETRY);
+                self.retry_later(call, OPENING_RETRY);
                 if let Some(known) = self.known.get_mut(&call_id) {
                     known.last_seq = last_seq;
                 }
@@ -412,7 +412,7 @@ impl FeedState {
             }
             Err(error) => {
                 tracing::warn!(%call_id, %error, "reading the call's history failed; reading it again soon");
-                self.retry_later(call, super::history::FIRST_RETRY);
+                self.retry_later(call, FIRST_RETRY);
             }
         }
     }

@@ -23,7 +23,7 @@ pub(super) struct LegacyFollower {
     client: Client,
     store: DashboardStore,
     projected: Arc<Notify>,
-    following: Arc<Mutex<HashSet<String>>>,
+    following: Arc<Mutex<HashSet<CallId>>>,
 }
 
 impl LegacyFollower {
@@ -38,11 +38,10 @@ impl LegacyFollower {
 
     /// Follows `call_id` to its end in the background, unless this process already does.
     pub(super) fn follow(&self, call_id: CallId) {
-        let call_id = call_id.to_string();
         let newly = self
             .following
             .lock()
-            .map(|mut following| following.insert(call_id.clone()))
+            .map(|mut following| following.insert(call_id))
             .unwrap_or(false);
         if !newly {
             return;
@@ -50,8 +49,9 @@ impl LegacyFollower {
         let this = self.clone();
         tokio::spawn(async move {
             this.follow_to_the_end(&call_id).await;
+            let finished = call_id.to_string();
             retry("record a finished follow", || {
-                this.store.finish_follow(&call_id)
+                this.store.finish_follow(&finished)
             })
             .await;
             if let Ok(mut following) = this.following.lock() {
@@ -61,7 +61,7 @@ impl LegacyFollower {
     }
 
     /// Follows one call's history to its end, starting again after any failure.
-    async fn follow_to_the_end(&self, call_id: &str) {
+    async fn follow_to_the_end(&self, call_id: &CallId) {
         let mut backoff = FIRST_RETRY;
         loop {
             match self.follow_once(call_id).await {
@@ -80,10 +80,10 @@ impl LegacyFollower {
     }
 
     /// Reads the call's history, waiting for new events, until the workflow has closed.
-    async fn follow_once(&self, call_id: &str) -> Result<(), HistoryError> {
+    async fn follow_once(&self, call_id: &CallId) -> Result<(), HistoryError> {
         let handle = self
             .client
-            .get_workflow_handle::<DriverCallWorkflow>(format!("call-{call_id}"));
+            .get_workflow_handle::<DriverCallWorkflow>(DriverCallWorkflow::workflow_id(call_id));
         let options = WorkflowFetchHistoryOptions::builder()
             .wait_new_event(true)
             .build();
