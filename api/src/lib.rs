@@ -3,6 +3,7 @@
 //! stores (which their contexts' workers own).
 
 mod access;
+mod answers;
 mod apps;
 pub mod config;
 mod error;
@@ -23,7 +24,6 @@ use axum::Router;
 use axum_prometheus::PrometheusMetricLayer;
 use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore, Store};
-use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::domain::CallView;
 use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
@@ -47,6 +47,8 @@ pub struct AppState {
     pub dashboards: DashboardStore,
     /// Its newest events, read once for every open call stream.
     live: live::ReadModelTail,
+    /// Writes each step's answer into it.
+    answers: answers::AnswerRecorder,
     /// The open offers and busy drivers, read once for every open offers stream.
     offers: offers::OfferFeed,
     /// Which drivers this process heard from.
@@ -69,18 +71,9 @@ pub struct AppState {
 const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
 
 impl AppState {
-    /// Records a step's answer (the call's whole timeline, which every update answers with) in
-    /// the read model at once, so myPage and the live streams show the step within the tail's
-    /// tick, however long the dashboard's feed waits between its looks. The feed reads every
-    /// change from the call's history anyway, so a write that fails loses nothing.
+    /// Records a step's answer in the read model (see [`answers::AnswerRecorder`]).
     pub(crate) fn record_answer(&self, view: &CallView) {
-        let store = self.dashboards.clone();
-        let batch = ProjectTimelineInput::of_view(view.clone());
-        tokio::spawn(async move {
-            if let Err(error) = store.project(&batch).await {
-                tracing::info!(%error, call_id = %batch.call_id, "a step's answer waits for the dashboard's feed");
-            }
-        });
+        self.answers.record(view);
     }
 
     /// Opens the stores named in `config` to read them (each context's worker owns and migrates
@@ -102,6 +95,7 @@ impl AppState {
             payments: PaymentStore::open_reader(&stores.payment_database_url())?,
             catches: catches.clone(),
             dashboards: dashboards.clone(),
+            answers: answers::AnswerRecorder::start(dashboards.clone()),
             live: live::ReadModelTail::new(dashboards),
             offers: offers::OfferFeed::new(catches, drivers.clone()),
             presence: presence::Presence::new(drivers, config.presence_timeout),

@@ -162,7 +162,12 @@ impl DashboardStore {
     /// batch older than the summary change nothing.
     #[tracing::instrument(skip_all, fields(call_id = %input.call_id, events = input.events.len()))]
     pub async fn project(&self, input: &ProjectTimelineInput) -> Result<(), StoreError> {
-        let call_id = input.call_id.to_string();
+        self.project_all(std::slice::from_ref(input)).await
+    }
+
+    /// Writes several calls' batches in one transaction (the API's answers, gathered while the
+    /// previous write was under way), as [`Self::project`] writes one.
+    pub async fn project_all(&self, inputs: &[ProjectTimelineInput]) -> Result<(), StoreError> {
         let mut tx = self.db.pool.begin().await?;
         if self.postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -170,53 +175,8 @@ impl DashboardStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        if !input.events.is_empty() {
-            // One statement for the whole batch: an update's answer carries the whole timeline,
-            // most of it already here, and a statement per event would cost a round trip each.
-            let rows = (0..input.events.len())
-                .map(|i| format!("({})", db::placeholders_from(i * 7 + 1, 7)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
-                 VALUES {rows} ON CONFLICT (call_id, seq) DO NOTHING"
-            );
-            let mut insert = sqlx::query(&sql);
-            for event in &input.events {
-                insert = insert
-                    .bind(&call_id)
-                    .bind(i64::from(event.seq))
-                    .bind(input.mobile.as_ref())
-                    .bind(event.event.as_str())
-                    .bind(event.event.status_after().map(|s| s.as_str()))
-                    .bind(&event.at)
-                    .bind(&event.description);
-            }
-            insert.execute(&mut *tx).await?;
-        }
-        if let Some(last) = input.events.last() {
-            let created_at = input
-                .events
-                .iter()
-                .find(|e| e.seq == 1)
-                .map_or_else(|| last.at.clone(), |e| e.at.clone());
-            sqlx::query(
-                "INSERT INTO calls (call_id, mobile, status, location, pay_amount, last_seq, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (call_id) DO UPDATE SET status = excluded.status, \
-                 last_seq = excluded.last_seq, updated_at = excluded.updated_at \
-                 WHERE calls.last_seq < excluded.last_seq",
-            )
-            .bind(&call_id)
-            .bind(input.mobile.as_ref())
-            .bind(input.status.as_str())
-            .bind(input.location.as_ref())
-            .bind(input.pay_amount.get())
-            .bind(i64::from(last.seq))
-            .bind(created_at)
-            .bind(&last.at)
-            .execute(&mut *tx)
-            .await?;
+        for input in inputs {
+            project_in(&mut tx, input).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -564,4 +524,61 @@ impl DashboardStore {
             .await?;
         Ok(())
     }
+}
+
+/// One call's batch inside a projection's transaction.
+async fn project_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    input: &ProjectTimelineInput,
+) -> Result<(), StoreError> {
+    let call_id = input.call_id.to_string();
+    if !input.events.is_empty() {
+        // One statement for the whole batch: an update's answer carries the whole timeline,
+        // most of it already here, and a statement per event would cost a round trip each.
+        let rows = (0..input.events.len())
+            .map(|i| format!("({})", db::placeholders_from(i * 7 + 1, 7)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO timeline_events (call_id, seq, mobile, event, status, at, description) \
+             VALUES {rows} ON CONFLICT (call_id, seq) DO NOTHING"
+        );
+        let mut insert = sqlx::query(&sql);
+        for event in &input.events {
+            insert = insert
+                .bind(&call_id)
+                .bind(i64::from(event.seq))
+                .bind(input.mobile.as_ref())
+                .bind(event.event.as_str())
+                .bind(event.event.status_after().map(|s| s.as_str()))
+                .bind(&event.at)
+                .bind(&event.description);
+        }
+        insert.execute(&mut **tx).await?;
+    }
+    if let Some(last) = input.events.last() {
+        let created_at = input
+            .events
+            .iter()
+            .find(|e| e.seq == 1)
+            .map_or_else(|| last.at.clone(), |e| e.at.clone());
+        sqlx::query(
+            "INSERT INTO calls (call_id, mobile, status, location, pay_amount, last_seq, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (call_id) DO UPDATE SET status = excluded.status, \
+             last_seq = excluded.last_seq, updated_at = excluded.updated_at \
+             WHERE calls.last_seq < excluded.last_seq",
+        )
+        .bind(&call_id)
+        .bind(input.mobile.as_ref())
+        .bind(input.status.as_str())
+        .bind(input.location.as_ref())
+        .bind(input.pay_amount.get())
+        .bind(i64::from(last.seq))
+        .bind(created_at)
+        .bind(&last.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

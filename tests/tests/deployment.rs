@@ -67,6 +67,11 @@ const OFFER_WINDOW: &str = "OFFER_WINDOW";
 /// How long the API waits to hear from a driver before it puts them offline (spec section 9); a
 /// setting of the API's drivers, not of a call, which every deployment sets too.
 const PRESENCE_TIMEOUT: &str = "PRESENCE_TIMEOUT";
+/// How often the dashboard worker asks visibility which calls changed: while calls change, and
+/// at most when none do (docs/read-model.md).
+const FEED_SETTINGS: [&str; 2] = ["DASHBOARD_FEED_INTERVAL", "DASHBOARD_FEED_IDLE_INTERVAL"];
+/// The longest idle interval a deployment may set, in seconds.
+const FEED_IDLE_LIMIT: f64 = 2.0;
 /// The API's secrets: the token signing key and the first operator's password. Never a plain
 /// value: a Kubernetes Secret, or a compose variable required from the deploying shell or `.env`.
 const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
@@ -492,6 +497,47 @@ fn check_dispatch_settings(
         problems.push(format!(
             "{whose}: twice {OFFER_WINDOW} ({window}s) must be shorter than DISPATCH_TIMEOUT \
              ({timeout}s), or a call expires before it is offered to every available driver"
+        ));
+    }
+}
+
+/// Problems with the dashboard worker's feed settings as `value_of` gives them: both set to
+/// durations above zero, the interval no longer than the idle interval, and the idle interval at
+/// most [`FEED_IDLE_LIMIT`] seconds: what only the feed hands on (a dispatch, an expiry, a refund)
+/// waits for its next look, and a drill holds every step to 5 s on the live streams.
+fn check_feed_settings(
+    problems: &mut Vec<String>,
+    whose: &str,
+    value_of: impl Fn(&str) -> Option<String>,
+) {
+    let mut found = Vec::new();
+    for var in FEED_SETTINGS {
+        match value_of(var).filter(|value| !value.trim().is_empty()) {
+            None => problems.push(format!(
+                "{whose} must set {var} (how often the dashboard worker looks for changed calls)"
+            )),
+            Some(value) => match seconds(&value) {
+                Some(secs) if secs > 0.0 => found.push(secs),
+                _ => problems.push(format!(
+                    "{whose} sets {var} {value:?}: it must be a duration above zero, such as 1s"
+                )),
+            },
+        }
+    }
+    let [interval, idle] = found[..] else {
+        return;
+    };
+    if interval > idle {
+        problems.push(format!(
+            "{whose}: {} ({interval}s) must not exceed {} ({idle}s)",
+            FEED_SETTINGS[0], FEED_SETTINGS[1]
+        ));
+    }
+    if idle > FEED_IDLE_LIMIT {
+        problems.push(format!(
+            "{whose} sets {} to {idle}s: above {FEED_IDLE_LIMIT}s, a dispatch or an expiry \
+             reaches myPage and the live streams too late",
+            FEED_SETTINGS[1]
         ));
     }
 }
@@ -1201,6 +1247,9 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
             }
             if contexts == "payment" {
                 payment_min_pay = effective("MIN_PAY_AMOUNT");
+            }
+            if contexts == "dashboard" {
+                check_feed_settings(&mut problems, &whose, effective);
             }
             let store_var = format!("{}_DATABASE_URL", contexts.to_uppercase());
             if contexts != "caller"
@@ -1914,6 +1963,9 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 if contexts == "payment" {
                     payment_min_pay = effective.get("MIN_PAY_AMOUNT").cloned();
                 }
+                if contexts == "dashboard" {
+                    check_feed_settings(&mut problems, &whose, |var| effective.get(var).cloned());
+                }
                 let shutdown = effective
                     .get("WORKER_SHUTDOWN_GRACE")
                     .cloned()
@@ -2129,6 +2181,40 @@ fn call_rules_must_be_set_and_well_formed() {
         1,
         "PAYMENT_WINDOW unset"
     );
+}
+
+#[test]
+fn feed_settings_must_be_set_ordered_and_prompt() {
+    let problems_with = |values: &[(&str, &str)]| {
+        let values: BTreeMap<&str, &str> = values.iter().copied().collect();
+        let mut problems = Vec::new();
+        check_feed_settings(&mut problems, "worker-dashboard", |var| {
+            values.get(var).map(|value| value.to_string())
+        });
+        problems
+    };
+    let defaults = [
+        ("DASHBOARD_FEED_INTERVAL", "100ms"),
+        ("DASHBOARD_FEED_IDLE_INTERVAL", "1s"),
+    ];
+    assert_eq!(problems_with(&defaults), Vec::<String>::new());
+    let found = problems_with(&defaults[..1]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("must set DASHBOARD_FEED_IDLE_INTERVAL"),
+        "{found:?}"
+    );
+    let found = problems_with(&[defaults[0], ("DASHBOARD_FEED_IDLE_INTERVAL", "0s")]);
+    assert!(found[0].contains("above zero"), "{found:?}");
+    let found = problems_with(&[
+        ("DASHBOARD_FEED_INTERVAL", "2s"),
+        ("DASHBOARD_FEED_IDLE_INTERVAL", "1s"),
+    ]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("must not exceed"), "{found:?}");
+    let found = problems_with(&[defaults[0], ("DASHBOARD_FEED_IDLE_INTERVAL", "30s")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("too late"), "{found:?}");
 }
 
 #[test]
