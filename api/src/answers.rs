@@ -1,8 +1,12 @@
 //! The API's record of each step's answer in the read model (see [`AnswerRecorder`]).
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use driver_call_stores::DashboardStore;
+use driver_call_stores::dashboard::StreamedEvent;
 use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::domain::{CallId, CallView};
 use tokio::sync::mpsc;
@@ -10,28 +14,42 @@ use tokio::sync::mpsc;
 /// How many calls' last recorded seq one API process remembers (a few dozen bytes each).
 const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zero");
 
+/// The feed is busy when the tail read its writes this many times within [`FEED_BUSY_WITHIN`]:
+/// it then finds a change at nearly every look, so it looks every `DASHBOARD_FEED_INTERVAL`
+/// (100 ms) and brings a step about as soon as the API's own write would. A feed that writes
+/// less often may be waiting longer between its looks (up to a second), and the API writes.
+const FEED_BUSY_READS: usize = 3;
+/// See [`FEED_BUSY_READS`] (the tail reads every 100 ms).
+const FEED_BUSY_WITHIN: Duration = Duration::from_millis(400);
+
 /// Records a step's answer (the call's whole timeline, which every update answers with) in the
 /// read model at once, so myPage and the live streams show the step within the tail's tick,
-/// however long the dashboard's feed waits between its looks. The feed reads every change from
-/// the call's history anyway, so a write that fails loses nothing.
+/// however long the dashboard's feed waits between its looks (up to a second at rest). The feed
+/// reads every change from the call's history anyway, so a write that fails or is skipped loses
+/// nothing.
 ///
-/// One writer per process: answers that arrive while a write is under way go together in the
-/// next transaction, and only the events this process has not written yet are sent, so a busy
-/// API writes a few rows per step rather than the whole timeline in a transaction of its own.
+/// A write costs the API a transaction, so it is made only when it saves a wait: not while the
+/// feed is busy ([`FEED_BUSY_READS`]), when the feed brings the step as soon; so a busy evening
+/// costs the API no more than before it wrote answers. One writer per process: answers that arrive while a write is under way go together in
+/// the next transaction, and only the events this process has not written yet are sent.
 #[derive(Clone)]
 pub(crate) struct AnswerRecorder {
     answers: mpsc::UnboundedSender<ProjectTimelineInput>,
+    feed: FeedWatch,
 }
 
 impl AnswerRecorder {
-    /// Starts the writer (it ends with the last handle).
-    pub(crate) fn start(store: DashboardStore) -> Self {
+    /// Starts the writer (it ends with the last handle); `feed` says whether the feed is moving.
+    pub(crate) fn start(store: DashboardStore, feed: FeedWatch) -> Self {
         let (answers, pending) = mpsc::unbounded_channel();
-        tokio::spawn(write_answers(store, pending));
-        Self { answers }
+        tokio::spawn(write_answers(store, pending, feed.clone()));
+        Self { answers, feed }
     }
 
     pub(crate) fn record(&self, view: &CallView) {
+        if self.feed.busy() {
+            return;
+        }
         // The writer ends only when every sender is gone, so this cannot fail while `self` lives.
         let _ = self
             .answers
@@ -39,14 +57,77 @@ impl AnswerRecorder {
     }
 }
 
+/// What the read model's tail ([`crate::live`]) tells the recorder: when it lately read events
+/// this process did not write, that is, the dashboard's feed at work.
+#[derive(Clone)]
+pub(crate) struct FeedWatch(Arc<Mutex<Watched>>);
+
+struct Watched {
+    /// Each call's newest seq this process wrote.
+    written: lru::LruCache<String, u32>,
+    /// When the tail lately read events of the feed's, the newest last.
+    feed_wrote: VecDeque<Instant>,
+}
+
+impl FeedWatch {
+    pub(crate) fn new() -> Self {
+        Self(Arc::new(Mutex::new(Watched {
+            written: lru::LruCache::new(REMEMBERED_CALLS),
+            feed_wrote: VecDeque::with_capacity(FEED_BUSY_READS),
+        })))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Watched> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tail read `events`: any this process did not write is the feed's.
+    pub(crate) fn saw(&self, events: &[StreamedEvent]) {
+        let mut watched = self.lock();
+        let feeds = events.iter().any(|event| {
+            let ours = watched.written.peek(&event.call_id).copied().unwrap_or(0);
+            event.seq > i64::from(ours)
+        });
+        if feeds {
+            if watched.feed_wrote.len() == FEED_BUSY_READS {
+                watched.feed_wrote.pop_front();
+            }
+            watched.feed_wrote.push_back(Instant::now());
+        }
+    }
+
+    /// Whether the tail read the feed's writes [`FEED_BUSY_READS`] times within
+    /// [`FEED_BUSY_WITHIN`] of now.
+    fn busy(&self) -> bool {
+        let watched = self.lock();
+        watched.feed_wrote.len() == FEED_BUSY_READS
+            && watched
+                .feed_wrote
+                .front()
+                .is_some_and(|first| first.elapsed() < FEED_BUSY_WITHIN)
+    }
+
+    fn wrote(&self, call_id: CallId, seq: u32) {
+        self.lock().written.put(call_id.to_string(), seq);
+    }
+
+    fn written(&self, call_id: &CallId) -> u32 {
+        self.lock()
+            .written
+            .peek(&call_id.to_string())
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
 async fn write_answers(
     store: DashboardStore,
     mut pending: mpsc::UnboundedReceiver<ProjectTimelineInput>,
+    feed: FeedWatch,
 ) {
-    let mut written = lru::LruCache::<CallId, u32>::new(REMEMBERED_CALLS);
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, usize::MAX).await > 0 {
-        let news = news(std::mem::take(&mut batch), &mut written);
+        let news = news(std::mem::take(&mut batch), |call| feed.written(call));
         if news.is_empty() {
             continue;
         }
@@ -54,7 +135,7 @@ async fn write_answers(
             Ok(()) => {
                 for input in &news {
                     if let Some(last) = input.events.last() {
-                        written.put(input.call_id, last.seq);
+                        feed.wrote(input.call_id, last.seq);
                     }
                 }
             }
@@ -68,7 +149,7 @@ async fn write_answers(
 /// Each call's newest answer in the batch, cut to the events after those this process wrote.
 fn news(
     answers: Vec<ProjectTimelineInput>,
-    written: &mut lru::LruCache<CallId, u32>,
+    written: impl Fn(&CallId) -> u32,
 ) -> Vec<ProjectTimelineInput> {
     let mut newest: Vec<ProjectTimelineInput> = Vec::with_capacity(answers.len());
     for answer in answers {
@@ -79,7 +160,7 @@ fn news(
         }
     }
     newest.retain_mut(|answer| {
-        let after = written.get(&answer.call_id).copied().unwrap_or(0);
+        let after = written(&answer.call_id);
         answer.events.retain(|event| event.seq > after);
         !answer.events.is_empty()
     });
@@ -128,11 +209,10 @@ mod tests {
     #[test]
     fn a_batch_keeps_each_calls_newest_answer_and_only_what_was_not_written() {
         let (a, b) = (new_call(), new_call());
-        let mut written = lru::LruCache::new(REMEMBERED_CALLS);
-        written.put(a, 3);
+        let written = |call: &CallId| if *call == a { 3 } else { 0 };
         let news = news(
             vec![answer(a, 4), answer(b, 2), answer(a, 6), answer(b, 1)],
-            &mut written,
+            written,
         );
         assert_eq!(news.len(), 2);
         assert_eq!(news[0].call_id, a);
@@ -144,8 +224,42 @@ mod tests {
     #[test]
     fn an_answer_with_nothing_new_writes_nothing() {
         let a = new_call();
-        let mut written = lru::LruCache::new(REMEMBERED_CALLS);
-        written.put(a, 5);
-        assert!(news(vec![answer(a, 5), answer(a, 2)], &mut written).is_empty());
+        assert!(news(vec![answer(a, 5), answer(a, 2)], |_| 5).is_empty());
+    }
+
+    fn streamed(call_id: CallId, seq: i64) -> StreamedEvent {
+        StreamedEvent {
+            event_id: seq,
+            call_id: call_id.to_string(),
+            mobile: String::new(),
+            seq,
+            event: "CallPayed".to_owned(),
+            status: None,
+            at: String::new(),
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_feed_is_busy_only_while_the_tail_keeps_reading_events_this_process_did_not_write() {
+        let (ours, theirs) = (new_call(), new_call());
+        let feed = FeedWatch::new();
+        assert!(!feed.busy(), "nothing seen yet");
+        feed.wrote(ours, 4);
+        for _ in 0..FEED_BUSY_READS {
+            feed.saw(&[streamed(ours, 3), streamed(ours, 4)]);
+        }
+        assert!(!feed.busy(), "our own writes are no sign of the feed");
+        feed.saw(&[streamed(ours, 5)]);
+        feed.saw(&[streamed(theirs, 1)]);
+        assert!(!feed.busy(), "twice is not busy");
+        feed.saw(&[streamed(theirs, 2)]);
+        assert!(feed.busy(), "the feed keeps writing what we did not");
+        let long_ago = Instant::now() - FEED_BUSY_WITHIN;
+        feed.lock()
+            .feed_wrote
+            .iter_mut()
+            .for_each(|at| *at = long_ago);
+        assert!(!feed.busy(), "a while ago");
     }
 }

@@ -90,13 +90,14 @@ impl AppState {
         let dashboards = DashboardStore::open_reader(&stores.dashboard_database_url())?;
         let catches = CatcherStore::open_reader(&stores.catcher_database_url())?;
         let drivers = identity.store().clone();
+        let feed = answers::FeedWatch::new();
         Ok(Self {
             temporal: workflow::Temporal::new(temporal, config.temporal_retry_deadline),
             payments: PaymentStore::open_reader(&stores.payment_database_url())?,
             catches: catches.clone(),
             dashboards: dashboards.clone(),
-            answers: answers::AnswerRecorder::start(dashboards.clone()),
-            live: live::ReadModelTail::new(dashboards),
+            answers: answers::AnswerRecorder::start(dashboards.clone(), feed.clone()),
+            live: live::ReadModelTail::new(dashboards, feed),
             offers: offers::OfferFeed::new(catches, drivers.clone()),
             presence: presence::Presence::new(drivers, config.presence_timeout),
             policy: Arc::new(config.call_policy()),

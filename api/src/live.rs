@@ -20,6 +20,8 @@ use futures::{Stream, StreamExt as _};
 use tokio::sync::{Mutex, broadcast};
 use tokio::time::MissedTickBehavior;
 
+use crate::answers::FeedWatch;
+
 /// How often the tail reads the read model's new events: the mean wait it adds to every live
 /// event is half of it, and it costs one query per tick for the whole process.
 const TICK: Duration = Duration::from_millis(100);
@@ -35,6 +37,8 @@ type Batch = Arc<[StreamedEvent]>;
 pub(crate) struct ReadModelTail {
     store: DashboardStore,
     sender: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+    /// Told every event the tail reads (whether the dashboard's feed is at work).
+    feed: FeedWatch,
 }
 
 /// Which events a stream wants.
@@ -82,10 +86,11 @@ impl Filter {
 }
 
 impl ReadModelTail {
-    pub(crate) fn new(store: DashboardStore) -> Self {
+    pub(crate) fn new(store: DashboardStore, feed: FeedWatch) -> Self {
         Self {
             store,
             sender: Arc::default(),
+            feed,
         }
     }
 
@@ -145,7 +150,12 @@ impl ReadModelTail {
         }
         let (sender, receiver) = broadcast::channel(BACKLOG);
         *running = Some(sender.clone());
-        tokio::spawn(tail(self.store.clone(), sender, self.sender.clone()));
+        tokio::spawn(tail(
+            self.store.clone(),
+            sender,
+            self.sender.clone(),
+            self.feed.clone(),
+        ));
         receiver
     }
 }
@@ -156,6 +166,7 @@ async fn tail(
     store: DashboardStore,
     sender: broadcast::Sender<Batch>,
     running: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+    feed: FeedWatch,
 ) {
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -173,6 +184,7 @@ async fn tail(
             Ok((newest, events)) => {
                 cursor = Some(newest);
                 if !events.is_empty() {
+                    feed.saw(&events);
                     // A stream that closed since the check is no error.
                     let _ = sender.send(events.into());
                 }
