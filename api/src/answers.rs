@@ -21,6 +21,9 @@ const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zer
 const FEED_BUSY_READS: usize = 3;
 /// See [`FEED_BUSY_READS`] (the tail reads every 100 ms).
 const FEED_BUSY_WITHIN: Duration = Duration::from_millis(400);
+/// How long an answer left to a busy feed waits for it: if the tail has not read the step by
+/// then, the API writes it after all, so a step is never later than this plus a tail tick.
+const FEED_GRACE: Duration = Duration::from_millis(150);
 
 /// Records a step's answer (the call's whole timeline, which every update answers with) in the
 /// read model at once, so myPage and the live streams show the step within the tail's tick,
@@ -28,9 +31,9 @@ const FEED_BUSY_WITHIN: Duration = Duration::from_millis(400);
 /// reads every change from the call's history anyway, so a write that fails or is skipped loses
 /// nothing.
 ///
-/// A write costs the API a transaction, so it is made only when it saves a wait: not while the
-/// feed is busy ([`FEED_BUSY_READS`]), when the feed brings the step as soon; so a busy evening
-/// costs the API no more than before it wrote answers. One writer per process: answers that arrive while a write is under way go together in
+/// A write costs the API a transaction, so it is made only when it saves a wait: while the feed is
+/// busy ([`FEED_BUSY_READS`]) it usually brings the step as soon, and the API writes only the
+/// answers the feed has not brought within [`FEED_GRACE`]. One writer per process: answers that arrive while a write is under way go together in
 /// the next transaction, and only the events this process has not written yet are sent.
 #[derive(Clone)]
 pub(crate) struct AnswerRecorder {
@@ -47,13 +50,21 @@ impl AnswerRecorder {
     }
 
     pub(crate) fn record(&self, view: &CallView) {
-        if self.feed.busy() {
+        let answer = ProjectTimelineInput::of_view(view.clone());
+        if !self.feed.busy() {
+            // The writer ends only when every sender is gone, so this cannot fail while `self`
+            // lives.
+            let _ = self.answers.send(answer);
             return;
         }
-        // The writer ends only when every sender is gone, so this cannot fail while `self` lives.
-        let _ = self
-            .answers
-            .send(ProjectTimelineInput::of_view(view.clone()));
+        let (answers, feed) = (self.answers.clone(), self.feed.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(FEED_GRACE).await;
+            let call_id = answer.call_id.to_string();
+            if feed.seen(&call_id) < i64::from(last_seq(&answer)) {
+                let _ = answers.send(answer);
+            }
+        });
     }
 }
 
@@ -65,6 +76,8 @@ pub(crate) struct FeedWatch(Arc<Mutex<Watched>>);
 struct Watched {
     /// Each call's newest seq this process wrote.
     written: lru::LruCache<String, u32>,
+    /// Each call's newest seq the tail read (whoever wrote it).
+    seen: lru::LruCache<String, i64>,
     /// When the tail lately read events of the feed's, the newest last.
     feed_wrote: VecDeque<Instant>,
 }
@@ -73,6 +86,7 @@ impl FeedWatch {
     pub(crate) fn new() -> Self {
         Self(Arc::new(Mutex::new(Watched {
             written: lru::LruCache::new(REMEMBERED_CALLS),
+            seen: lru::LruCache::new(REMEMBERED_CALLS),
             feed_wrote: VecDeque::with_capacity(FEED_BUSY_READS),
         })))
     }
@@ -84,6 +98,10 @@ impl FeedWatch {
     /// The tail read `events`: any this process did not write is the feed's.
     pub(crate) fn saw(&self, events: &[StreamedEvent]) {
         let mut watched = self.lock();
+        for event in events {
+            let newest = watched.seen.get_or_insert_mut(event.call_id.clone(), || 0);
+            *newest = (*newest).max(event.seq);
+        }
         let feeds = events.iter().any(|event| {
             let ours = watched.written.peek(&event.call_id).copied().unwrap_or(0);
             event.seq > i64::from(ours)
@@ -105,6 +123,11 @@ impl FeedWatch {
                 .feed_wrote
                 .front()
                 .is_some_and(|first| first.elapsed() < FEED_BUSY_WITHIN)
+    }
+
+    /// The newest seq of `call_id` the tail read.
+    fn seen(&self, call_id: &str) -> i64 {
+        self.lock().seen.peek(call_id).copied().unwrap_or(0)
     }
 
     fn wrote(&self, call_id: CallId, seq: u32) {
@@ -255,6 +278,8 @@ mod tests {
         assert!(!feed.busy(), "twice is not busy");
         feed.saw(&[streamed(theirs, 2)]);
         assert!(feed.busy(), "the feed keeps writing what we did not");
+        assert_eq!(feed.seen(&theirs.to_string()), 2);
+        assert_eq!(feed.seen(&ours.to_string()), 5);
         let long_ago = Instant::now() - FEED_BUSY_WITHIN;
         feed.lock()
             .feed_wrote
