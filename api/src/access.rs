@@ -32,6 +32,7 @@ use serde_json::Value;
 
 use crate::extract::AppPath;
 use crate::identity::{DriverRecord, Principal, Role};
+use crate::privacy::NumberHash;
 use crate::{ApiError, AppState, workflow};
 
 /// The cookie `POST /auth/token` sets (HttpOnly, `SameSite=Strict`) for what cannot send an
@@ -42,7 +43,8 @@ pub const TOKEN_COOKIE: &str = "driver_call_token";
 /// Who a call is about, as far as access goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Parties {
-    /// The customer's mobile number (digits).
+    /// The customer's key: the keyed hash of their number (what `CustomerMobile` holds; see
+    /// [`crate::privacy::NumberHash::key_of`]).
     pub customer: String,
     /// The service area of the pickup location.
     pub area: String,
@@ -52,9 +54,9 @@ pub(crate) struct Parties {
 
 impl Parties {
     /// A call being created: its customer's and area's, nobody has caught it.
-    pub fn of_new(call: &NewCall) -> Self {
+    pub fn of_new(call: &NewCall, numbers: &NumberHash) -> Self {
         Self {
-            customer: call.mobile.as_ref().to_owned(),
+            customer: numbers.of(&call.mobile),
             area: call.service_area(),
             driver: None,
         }
@@ -65,30 +67,42 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts, state).await.ok_or_else(|| {
-            ApiError::Unauthorized(
-                "sign in first: send `Authorization: Bearer <accessToken>`".to_owned(),
-            )
-        })?;
-        let mut principal = state.identity.verify(&token).await?;
-        // Every request of a driver's is word from them (spec section 9, "Dispatch"); the
-        // account they act with says whether they are still online.
-        if let Some(driver) = principal.driver.take() {
-            state.presence.heard(&driver.username);
-            let now = std::time::SystemTime::now();
-            principal.driver = Some(driver.present(now, state.presence.timeout()));
-        }
-        Ok(principal)
+        let cookie = parts.method == Method::GET;
+        signed_in(parts, state, cookie).await
     }
 }
 
-/// The request's access token: the `Authorization: Bearer` header, or on a `GET` the cookie.
-async fn bearer_token(parts: &mut Parts, state: &AppState) -> Option<String> {
+/// Whoever the request's access token names: the `Authorization: Bearer` header, or the sign-in
+/// cookie where `cookie` allows it.
+async fn signed_in(
+    parts: &mut Parts,
+    state: &AppState,
+    cookie: bool,
+) -> Result<Principal, ApiError> {
+    let token = bearer_token(parts, state, cookie).await.ok_or_else(|| {
+        ApiError::Unauthorized(
+            "sign in first: send `Authorization: Bearer <accessToken>`".to_owned(),
+        )
+    })?;
+    let mut principal = state.identity.verify(&token).await?;
+    // Every request of a driver's is word from them (spec section 9, "Dispatch"); the account
+    // they act with says whether they are still online.
+    if let Some(driver) = principal.driver.take() {
+        state.presence.heard(&driver.username);
+        let now = std::time::SystemTime::now();
+        principal.driver = Some(driver.present(now, state.presence.timeout()));
+    }
+    Ok(principal)
+}
+
+/// The request's access token: the `Authorization: Bearer` header, or the cookie where `cookie`
+/// allows it.
+async fn bearer_token(parts: &mut Parts, state: &AppState, cookie: bool) -> Option<String> {
     let header = TypedHeader::<Authorization<Bearer>>::from_request_parts(parts, state).await;
     if let Ok(TypedHeader(Authorization(bearer))) = header {
         return Some(bearer.token().to_owned());
     }
-    if parts.method != Method::GET {
+    if !cookie {
         return None;
     }
     let cookies = CookieJar::from_headers(&parts.headers);
@@ -148,6 +162,21 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
+        principal.require(Role::Operator)?;
+        Ok(Self)
+    }
+}
+
+/// A signed-in operator on the codec routes, where the sign-in cookie is accepted on `POST` too:
+/// the Web UI sends it (same site, another origin, allowed by CORS), and decoding or encoding
+/// payloads changes nothing, so a forged request gains nothing it could read.
+pub(crate) struct CodecOperator;
+
+impl FromRequestParts<AppState> for CodecOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = signed_in(parts, state, true).await?;
         principal.require(Role::Operator)?;
         Ok(Self)
     }
@@ -351,6 +380,17 @@ pub(crate) async fn authorize(
         return Ok(());
     }
     let parties = parties(state, call_id, rule, caller.role == Role::Driver).await?;
+    // A customer is known to a call by their number's key, never by the number.
+    let keyed;
+    let caller = if caller.role == Role::Customer {
+        keyed = Principal {
+            subject: state.privacy.numbers.key_of(&caller.subject),
+            ..caller.clone()
+        };
+        &keyed
+    } else {
+        caller
+    };
     match parties {
         Some(parties) if rule.admits(caller, &parties) => Ok(()),
         _ => Err(ApiError::NotFound(format!("call {call_id} not found"))),
@@ -378,13 +418,15 @@ async fn parties(
     {
         // The read model knows only the customer, which is all this rule asks of a customer.
         return Ok(Some(Parties {
-            customer,
+            customer: state.privacy.numbers.key_of(&customer),
             area: String::new(),
             driver: None,
         }));
     }
-    let found = workflow::parties(&state.temporal, call_id).await?;
-    if let Some(found) = &found {
+    let mut found = workflow::parties(&state.temporal, call_id).await?;
+    if let Some(found) = &mut found {
+        // A call made before numbers were hashed holds the number itself.
+        found.customer = state.privacy.numbers.key_of(&found.customer);
         state.parties.remember(call_id, found.clone());
     }
     Ok(found)

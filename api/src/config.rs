@@ -62,6 +62,9 @@ pub struct ApiConfig {
     /// The tariff and quotes (spec section 9).
     #[command(flatten)]
     pub fares: FareConfig,
+    /// The numbers' hash key (spec section 10; the payload keys are the connection's).
+    #[command(flatten)]
+    pub privacy: crate::privacy::PrivacyConfig,
 }
 
 impl ApiConfig {

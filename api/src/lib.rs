@@ -14,6 +14,7 @@ mod live;
 mod offers;
 mod openapi;
 mod presence;
+pub mod privacy;
 mod routes;
 mod workflow;
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub fares: fares::Fares,
     /// Whose each call is, as far as this process has learnt.
     parties: access::PartyBook,
+    /// The payload keys (the codec server's) and the numbers' hash.
+    pub privacy: privacy::Privacy,
     /// Where the apps' built files are.
     web_dir: Arc<std::path::Path>,
     /// The Temporal Web UI the console links calls to.
@@ -85,6 +88,7 @@ impl AppState {
         temporal: Client,
         identity: identity::Identity,
         fares: fares::Fares,
+        privacy: privacy::Privacy,
     ) -> Result<Self, driver_call_stores::StoreError> {
         let stores = &config.stores;
         let dashboards = DashboardStore::open_reader(&stores.dashboard_database_url())?;
@@ -103,6 +107,7 @@ impl AppState {
             policy: Arc::new(config.call_policy()),
             identity,
             fares,
+            privacy,
             parties: access::PartyBook::new(REMEMBERED_CALLS),
             web_dir: config.web_dir.as_path().into(),
             temporal_ui_url: config.temporal_ui_url.trim_end_matches('/').into(),
@@ -130,13 +135,21 @@ pub fn app(state: AppState) -> Router {
     let (metrics, _) = routes::health::metrics_router()
         .with_state(metrics)
         .split_for_parts();
+    let cors = routes::codec::cors(&state.temporal_ui_url);
     api.fallback(|| async { ApiError::NotFound("no such route".to_owned()) })
-        .layer(TraceLayer::new_for_http())
+        .layer(cors)
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(metric_layer)
         .with_state(state)
         .merge(metrics)
         .merge(openapi::serve(openapi()))
         .merge(apps)
+}
+
+/// Each request's span: its method and path, never its query, which may carry a customer's
+/// number (`/dashboards?mobile=`, `/calls?mobile=`).
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
 /// The API's OpenAPI 3.1 document, built from the very routers [`app`] serves.

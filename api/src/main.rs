@@ -4,6 +4,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use driver_call_api::fares::Fares;
 use driver_call_api::identity::{GeneratedPassword, Identity};
+use driver_call_api::privacy::Privacy;
 use driver_call_api::{ApiConfig, AppState, app};
 use driver_call_runtime::{connect_temporal, shutdown_signal, telemetry};
 
@@ -20,8 +21,10 @@ async fn main() -> anyhow::Result<()> {
     let fares = Fares::open(&config.fares, &config.stores.quote_database_url())
         .await
         .context("Fares cannot be offered")?;
-    let temporal = connect_temporal(&config.temporal).await?;
-    let state = AppState::build(&config, temporal, identity, fares)?;
+    let privacy = Privacy::load(&config.temporal, &config.privacy, &config.stores.data_dir)
+        .context("The payload keys cannot be had")?;
+    let temporal = connect_temporal(&config.temporal, &privacy.keys).await?;
+    let state = AppState::build(&config, temporal, identity, fares, privacy)?;
     let listener = tokio::net::TcpListener::bind(config.api_addr)
         .await
         .with_context(|| format!("Failed to listen on {}", config.api_addr))?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::CALLER_TASK_QUEUE;
-use driver_call_workflows::domain::{CallId, CallView, NewCall};
+use driver_call_workflows::domain::{CallId, CallView, MobileNumber, NewCall};
 use driver_call_workflows::driver_call::{
     AssignRequest, CALL_STATUS, CUSTOMER_MOBILE, CallPolicy, CancelRequest, CatchRequest,
     DRIVER_ID, DenyRequest, DriverCallInput, PayRequest, PayResult, SERVICE_AREA, TripStepRequest,
@@ -432,7 +432,8 @@ pub(crate) struct ListedCall {
 #[derive(Debug, Default)]
 pub(crate) struct CallFilter {
     pub status: Option<String>,
-    pub mobile: Option<String>,
+    /// The values `CustomerMobile` may hold for the customer (any of them matches).
+    pub mobile: Option<Vec<String>>,
     pub area: Option<String>,
     pub driver_id: Option<String>,
 }
@@ -444,13 +445,16 @@ impl CallFilter {
         let mut query = "WorkflowType = 'DriverCallWorkflow'".to_owned();
         for (attribute, value) in [
             ("CallStatus", &self.status),
-            ("CustomerMobile", &self.mobile),
             ("ServiceArea", &self.area),
             ("DriverId", &self.driver_id),
         ] {
             if let Some(value) = value {
                 query.push_str(&format!(" AND {attribute} = '{value}'"));
             }
+        }
+        if let Some(values) = &self.mobile {
+            let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+            query.push_str(&format!(" AND CustomerMobile IN ({})", quoted.join(", ")));
         }
         query
     }
@@ -490,7 +494,12 @@ pub(crate) async fn list_calls(
                     Some(ListedCall {
                         call_id,
                         status: attributes.get(&CALL_STATUS).unwrap_or_default(),
-                        mobile: attributes.get(&CUSTOMER_MOBILE).unwrap_or_default(),
+                        // A hash (the read model's number replaces it), or in calls made before
+                        // numbers were hashed, the number.
+                        mobile: attributes
+                            .get(&CUSTOMER_MOBILE)
+                            .filter(|held| MobileNumber::parse(held).is_ok())
+                            .unwrap_or_default(),
                         area: attributes.get(&SERVICE_AREA).unwrap_or_default(),
                         driver_id: attributes.get(&DRIVER_ID),
                         location: None,

@@ -2,12 +2,18 @@
 //! connection and its health check, logging, the shutdown signal and duration parsing.
 #![warn(missing_docs)]
 
+pub mod codec;
+pub mod secrets;
 pub mod telemetry;
 mod temporal;
 
 use serde_json::{Map, Value};
 
-pub use temporal::{Compression, ConnectError, TemporalConfig, connect_temporal, temporal_answers};
+pub use codec::PayloadKeys;
+pub use temporal::{
+    Compression, ConnectError, KeysError, PAYLOAD_KEYS_FILE, TemporalConfig, connect_temporal,
+    temporal_answers,
+};
 
 use std::time::Duration;
 

@@ -33,6 +33,9 @@ pub struct CallSummary {
     pub created_at: String,
     /// When its last event happened.
     pub updated_at: String,
+    /// Its customer's number (for operators; never in a customer's list, which is their own).
+    #[serde(skip)]
+    pub mobile: String,
 }
 
 /// Where the next page of a customer's calls starts (opaque to clients).
@@ -413,7 +416,7 @@ impl DashboardStore {
         let (created_at, call_id) =
             after.map_or(("~", ""), |c| (c.created_at.as_str(), c.call_id.as_str()));
         let sql = format!(
-            "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
+            "SELECT call_id, status, location, pay_amount, created_at, updated_at, mobile FROM calls \
              WHERE {} AND (created_at < $2 OR (created_at = $2 AND call_id < $3)) \
              ORDER BY created_at DESC, call_id DESC LIMIT $4",
             whose(mobile)
@@ -474,7 +477,7 @@ impl DashboardStore {
             return Ok(Vec::new());
         }
         let sql = format!(
-            "SELECT call_id, status, location, pay_amount, created_at, updated_at FROM calls \
+            "SELECT call_id, status, location, pay_amount, created_at, updated_at, mobile FROM calls \
              WHERE call_id IN ({})",
             db::placeholders(call_ids.len())
         );

@@ -644,6 +644,9 @@ impl Launcher {
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            // The keys of the bench's own client (a commit before encryption ignores them).
+            .env("PAYLOAD_KEYS", crate::TEST_PAYLOAD_KEYS)
+            .env("MOBILE_HASH_KEY", crate::TEST_MOBILE_HASH_KEY)
             .envs(self.env.iter().chain(env).map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

@@ -104,6 +104,10 @@ impl Process {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
+            // The tests' keys, so the tests' clients read what the process writes (a drill may
+            // give others in `env`).
+            .env("PAYLOAD_KEYS", crate::TEST_PAYLOAD_KEYS)
+            .env("MOBILE_HASH_KEY", crate::TEST_MOBILE_HASH_KEY)
             .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -145,7 +149,12 @@ impl Process {
         }
     }
 
-    /// Starts it again with the same settings.
+    /// Sets `key` to `value` for its next start (a stopped process started again with new keys).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        override_env(&mut self.spec.env, &[(key, value)]);
+    }
+
+    /// Starts it again with the same settings (and any [`Self::set_env`] since).
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "{} is still running", self.spec.name);
         self.start().expect("restart");
@@ -416,6 +425,11 @@ impl Drill {
             .count_by_call_and_status(&call.call_id.to_string(), status)
             .await
             .expect("payment query")
+    }
+
+    /// The drill's dev server, `host:port`.
+    pub fn temporal_address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
     }
 
     /// The call's workflow, through a client of the drill's server.

@@ -20,14 +20,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use driver_call_api::fares::{FareConfig, Fares};
 use driver_call_api::identity::{Identity, IdentityConfig};
+use driver_call_api::privacy::{Privacy, PrivacyConfig};
 use driver_call_api::{ApiConfig, AppState};
-use driver_call_runtime::{Compression, TemporalConfig};
+use driver_call_runtime::{Compression, PayloadKeys, TemporalConfig};
 use driver_call_stores::catcher::CatchRecord;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore};
 use driver_call_worker::{Context, WorkerConfig};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
-use driver_call_workflows::domain::{CallView, TimelineEvent};
+use driver_call_workflows::domain::{CallView, MobileNumber, TimelineEvent};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
@@ -92,6 +93,8 @@ pub struct TestEnv {
     pub catcher_db: String,
     /// The dashboard database URL.
     pub dashboard_db: String,
+    /// The dev server's SQLite database (its write-ahead log beside it).
+    pub temporal_db: PathBuf,
     /// The workers' configuration.
     pub workers: WorkerConfig,
     server: Arc<Mutex<Option<DevServer>>>,
@@ -183,6 +186,7 @@ fn start_env(options: EnvOptions) -> anyhow::Result<TestEnv> {
         payment_db: workers.stores.payment_database_url(),
         catcher_db: workers.stores.catcher_database_url(),
         dashboard_db: workers.stores.dashboard_database_url(),
+        temporal_db: data_dir.join("temporal.db"),
         workers: workers.clone(),
         server: server.clone(),
     };
@@ -292,10 +296,14 @@ async fn serve_everything(
                 temporal_address: address.clone(),
                 temporal_namespace: "default".to_owned(),
                 temporal_grpc_compression: Compression::None,
+                payload_keys: Some(SecretString::from(TEST_PAYLOAD_KEYS.to_owned())),
             },
             stores: workers.stores.clone(),
             identity: identity_config.clone(),
             fares: fare_config.clone(),
+            privacy: PrivacyConfig {
+                mobile_hash_key: Some(SecretString::from(TEST_MOBILE_HASH_KEY.to_owned())),
+            },
         };
         if dispatch {
             config.dispatch_timeout = DISPATCH_API_TIMEOUT;
@@ -306,7 +314,14 @@ async fn serve_everything(
             config.cancel_grace = SHORT_GRACE;
             config.no_show_wait = SHORT_GRACE;
         }
-        let state = AppState::build(&config, client.clone(), identity.clone(), fares.clone())?;
+        let privacy = Privacy::load(&config.temporal, &config.privacy, &workers.stores.data_dir)?;
+        let state = AppState::build(
+            &config,
+            client.clone(),
+            identity.clone(),
+            fares.clone(),
+            privacy,
+        )?;
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let app = driver_call_api::app(state)
@@ -349,9 +364,15 @@ pub async fn fresh_postgres() -> String {
     format!("{base}/{name}")
 }
 
-/// A Temporal client on `address`. A dev server that has just opened its port may still answer
-/// "Frontend is not healthy yet" for a moment: that is tried again for up to 30 s.
+/// A Temporal client on `address` with the tests' payload keys. A dev server that has just
+/// opened its port may still answer "Frontend is not healthy yet" for a moment: that is tried
+/// again for up to 30 s.
 pub async fn connect(address: &str) -> anyhow::Result<Client> {
+    connect_with(address, &test_payload_keys()).await
+}
+
+/// A Temporal client on `address` whose payloads are sealed and opened with `keys`.
+pub async fn connect_with(address: &str, keys: &PayloadKeys) -> anyhow::Result<Client> {
     let url = Url::parse(&format!("http://{address}"))?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let connection = loop {
@@ -363,10 +384,29 @@ pub async fn connect(address: &str) -> anyhow::Result<Client> {
             Err(error) => return Err(error).context("Failed to connect to the dev server"),
         }
     };
-    Ok(Client::new(
-        connection,
-        ClientOptions::new("default").build(),
-    )?)
+    let options = ClientOptions::new("default")
+        .data_converter(keys.data_converter())
+        .build();
+    Ok(Client::new(connection, options)?)
+}
+
+/// The payload keys of every Temporal client, worker and API of the tests; the binaries they
+/// start get them as `PAYLOAD_KEYS` ([`drill`]), so the tests read what the binaries write.
+pub const TEST_PAYLOAD_KEYS: &str =
+    "test-a:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+/// The numbers' hash key of the tests' APIs (`MOBILE_HASH_KEY` of the binaries they start).
+pub const TEST_MOBILE_HASH_KEY: &str = "a number hash key for the tests, 32 bytes or more";
+
+/// [`TEST_PAYLOAD_KEYS`], parsed.
+pub fn test_payload_keys() -> PayloadKeys {
+    PayloadKeys::parse(TEST_PAYLOAD_KEYS).expect("the tests' payload keys parse")
+}
+
+/// What `CustomerMobile` holds of `mobile` in the tests' calls.
+pub fn mobile_hash(mobile: &str) -> String {
+    let numbers = driver_call_api::privacy::NumberHash::new(TEST_MOBILE_HASH_KEY.as_bytes())
+        .expect("the tests' hash key is long enough");
+    numbers.of(&MobileNumber::parse(mobile).expect("a mobile number"))
 }
 
 /// A fresh directory under the target directory (kept after the run for inspection).

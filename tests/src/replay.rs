@@ -16,9 +16,10 @@ use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOption
 /// memo only for what the run records by itself), `v7` with `offer-tiers` (a call with an area
 /// from the tariff is dispatched in widening tiers; it also holds a widened, an assigned and a
 /// widened-then-expired call), `v8` with `timeline-feed` (every change of the timeline sets
-/// `TimelineAt`, which the dashboard's feed lists the changed calls by). Histories of every
-/// generation must keep replaying.
-pub const CURRENT_GENERATION: &str = "v8";
+/// `TimelineAt`, which the dashboard's feed lists the changed calls by), `v9` with
+/// `hashed-mobile` (`CustomerMobile` holds the number's keyed hash) and every payload encrypted
+/// with the tests' keys. Histories of every generation must keep replaying.
+pub const CURRENT_GENERATION: &str = "v9";
 
 /// Fetches the call's history, replays it, and saves it as fixture `name` when asked to.
 pub async fn check_and_record(call: &CallView, name: &str) {
@@ -47,6 +48,9 @@ pub async fn replay(json: &[u8]) {
         WorkflowReplayerOptions::new()
             .register_workflow::<DriverCallWorkflow>()
             .expect("registered")
+            // From v9 on the payloads are encrypted with the tests' keys; older ones are plain
+            // and pass through.
+            .data_converter(crate::test_payload_keys().data_converter())
             .build(),
     )
     .expect("replayer");

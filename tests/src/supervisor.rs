@@ -43,6 +43,8 @@ pub struct Supervised {
     pub api_url: String,
     /// The worker's probes' base URL.
     pub worker_url: String,
+    /// The Temporal Web UI's base URL (its codec endpoint is the API's).
+    pub ui_url: String,
 }
 
 impl Supervised {
@@ -81,6 +83,7 @@ impl Supervised {
             api: Api::at(&format!("http://127.0.0.1:{api}")),
             api_url: format!("http://127.0.0.1:{api}"),
             worker_url: format!("http://127.0.0.1:{worker}"),
+            ui_url: format!("http://127.0.0.1:{ui}"),
             dir,
         };
         supervised.wait_ready().await;

@@ -74,7 +74,10 @@ const FEED_SETTINGS: [&str; 2] = ["DASHBOARD_FEED_INTERVAL", "DASHBOARD_FEED_IDL
 const FEED_IDLE_LIMIT: f64 = 2.0;
 /// The API's secrets: the token signing key and the first operator's password. Never a plain
 /// value: a Kubernetes Secret, or a compose variable required from the deploying shell or `.env`.
-const API_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD"];
+const API_SECRETS: [&str; 3] = ["AUTH_SIGNING_KEY", "OPERATOR_PASSWORD", "MOBILE_HASH_KEY"];
+/// The secret of every process with a Temporal client (the API and every worker): the keys its
+/// payloads are encrypted with, the same in all of them. Never a plain value either.
+const TEMPORAL_SECRETS: [&str; 1] = ["PAYLOAD_KEYS"];
 /// The `SMS_SENDER` names the API accepts (`SmsSetup::named` in api/src/identity/sms.rs); it
 /// refuses to start with any other.
 const SMS_SENDERS: [&str; 1] = ["outbox"];
@@ -1299,8 +1302,16 @@ fn compose_app_services_run_real_binaries_with_variables_they_read() {
             // tariff, a read-only file mounted from the repository that the API can load.
             api_min_pay = Some((whose.clone(), effective("MIN_PAY_AMOUNT")));
             check_compose_fare_table(&mut problems, &whose, service, effective("FARE_TABLE"));
+        }
+        if binary_name == API || binary_name == WORKER {
+            let secrets = TEMPORAL_SECRETS.iter().chain(if binary_name == API {
+                API_SECRETS.iter()
+            } else {
+                [].iter()
+            });
             // The secret's value itself is never printed.
-            for var in API_SECRETS {
+            for var in secrets {
+                let var = *var;
                 let required = matches!(
                     environment.get(var),
                     Some(Some(value)) if compose_required(value, var)
@@ -1705,7 +1716,9 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
     // every database URL in a Secret is PostgreSQL: every replica shares its store.
     for (name, data) in &config_maps {
         for key in data.keys() {
-            if API_SECRETS.contains(&key.as_str()) || key.ends_with("_DATABASE_URL") {
+            let secret =
+                API_SECRETS.contains(&key.as_str()) || TEMPORAL_SECRETS.contains(&key.as_str());
+            if secret || key.ends_with("_DATABASE_URL") {
                 problems.push(format!(
                     "{dir}: ConfigMap {name} holds {key}, a secret: put it in a Secret"
                 ));
@@ -1906,6 +1919,19 @@ fn kubernetes_problems(dir: &str, documents: &[Value]) -> Vec<String> {
                 ));
             }
 
+            if binary_name == API || binary_name == WORKER {
+                // The payload keys only from a Secret, as every secret below.
+                for var in TEMPORAL_SECRETS {
+                    let source = source_of.get(var).copied();
+                    if source != Some("Secret") {
+                        problems.push(format!(
+                            "{whose} must take {var} from a Secret (envFrom secretRef or \
+                             secretKeyRef), found {}",
+                            source.unwrap_or("it unset")
+                        ));
+                    }
+                }
+            }
             if binary_name == API {
                 // Its stores and secrets only from Secrets (a ConfigMap or a plain value is
                 // readable by whoever may read the Deployment); its sign-in settings set.

@@ -77,7 +77,23 @@ async fn histories_recorded_with_offer_tiers_replay() {
 
 #[tokio::test]
 async fn histories_recorded_with_the_timeline_feed_replay() {
-    replay_with_tiers(driver_call_tests::replay::CURRENT_GENERATION).await;
+    replay_with_tiers("v8").await;
+}
+
+#[tokio::test]
+async fn histories_recorded_with_hashed_numbers_and_encrypted_payloads_replay() {
+    let generation = driver_call_tests::replay::CURRENT_GENERATION;
+    // The generation's payloads are ciphertext (`binary/encrypted`, in base64 in the JSON): the
+    // replay opens them with the tests' keys.
+    for path in fixtures_of(generation) {
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        assert!(
+            text.contains("YmluYXJ5L2VuY3J5cHRlZA=="),
+            "{}: no payload is encrypted",
+            path.display()
+        );
+    }
+    replay_with_tiers(generation).await;
 }
 
 /// A generation recorded with dispatch tiers also holds a widened, an assigned and a

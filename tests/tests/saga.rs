@@ -379,7 +379,9 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
     );
     stores.wait_for_catch(&call, CatchStatus::Denied).await;
 
-    // The CLI's query shows the call view.
+    // The CLI's query shows the call view, decoded by the API's codec server for an operator
+    // (the payloads are encrypted: docs/privacy.md).
+    let token = api.as_operator().token().await.expect("an operator token");
     let queried = cli(&[
         "workflow",
         "query",
@@ -389,6 +391,10 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
         "dashboard",
         "-o",
         "json",
+        "--codec-endpoint",
+        &format!("{}/codec", api.base),
+        "--codec-auth",
+        &format!("Bearer {token}"),
     ]);
     let queried: Value = serde_json::from_str(&queried).expect("query JSON");
     let result = &queried["queryResult"][0];

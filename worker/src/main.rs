@@ -20,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let cli = Cli::parse();
     let contexts = cli.config.contexts();
-    let client = connect_temporal(&cli.temporal).await?;
+    let keys = cli.temporal.payload_keys(&cli.config.stores.data_dir)?;
+    let client = connect_temporal(&cli.temporal, &keys).await?;
     run(client, &cli.config, &contexts, shutdown_signal()).await
 }

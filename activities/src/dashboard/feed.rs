@@ -34,7 +34,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::follower::LegacyFollower;
-use super::history::{FIRST_RETRY, HistoryError, LAST_RETRY, TimelineReader, unix_ms};
+use super::history::{FIRST_RETRY, HistoryError, LAST_RETRY, TimelineReader, opened, unix_ms};
 use super::shards::{RENEWAL, SHARDS, Shards};
 
 /// How far back every tick lists: the visibility store's usual lag, and then some.
@@ -352,7 +352,7 @@ impl TimelineFeed {
         let mut history = handle.fetch_history(WorkflowFetchHistoryOptions::default());
         let mut timeline = TimelineReader::default();
         while let Some(event) = history.next().await {
-            let event = event.map_err(HistoryError::from)?;
+            let event = opened(&self.client, event).await?;
             let Some(mut batch) = timeline.read(&event)? else {
                 continue;
             };

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use temporalio_client::{Client, WorkflowFetchHistoryOptions};
 use tokio::sync::Notify;
 
-use super::history::{FIRST_RETRY, HistoryError, LAST_RETRY, TimelineReader, retry};
+use super::history::{FIRST_RETRY, HistoryError, LAST_RETRY, TimelineReader, opened, retry};
 
 /// Follows the calls without `TimelineAt` to their end, each once at a time.
 #[derive(Clone)]
@@ -90,7 +90,7 @@ impl LegacyFollower {
         let mut history = handle.fetch_history(options);
         let mut timeline = TimelineReader::default();
         while let Some(event) = history.next().await {
-            let event = event.map_err(HistoryError::from)?;
+            let event = opened(&self.client, event).await?;
             let Some(batch) = timeline.read(&event)? else {
                 continue;
             };

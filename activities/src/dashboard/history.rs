@@ -12,7 +12,8 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::contracts::dashboard::{PROJECTION_MEMO, ProjectTimelineInput};
 use driver_call_workflows::domain::CallView;
 use driver_call_workflows::driver_call::{
-    DriverCallInput, OFFER_TIERS_PATCH, PayResult, RESULTS_PROJECTION_PATCH, TIMELINE_FEED_PATCH,
+    DriverCallInput, HASHED_MOBILE_PATCH, OFFER_TIERS_PATCH, PayResult, RESULTS_PROJECTION_PATCH,
+    TIMELINE_FEED_PATCH,
 };
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_common::protos::temporal::api::history::v1::{
@@ -84,8 +85,9 @@ impl TimelineReader {
         })
     }
 
-    /// The opening events, once the `results-projection` marker (or `offer-tiers` or
-    /// `timeline-feed`, which imply it) shows the run left them to the dashboard.
+    /// The opening events, once the `results-projection` marker (or `offer-tiers`,
+    /// `timeline-feed` or `hashed-mobile`, which imply it) shows the run left them to the
+    /// dashboard.
     fn opening(
         &self,
         marker: &MarkerRecordedEventAttributes,
@@ -98,10 +100,12 @@ impl TimelineReader {
             return Ok(None);
         };
         let patch: PatchData = parse(&data.data)?;
+        // Each of these implies `results-projection`; a call records the newest alone.
         let hands_on = [
             RESULTS_PROJECTION_PATCH,
             OFFER_TIERS_PATCH,
             TIMELINE_FEED_PATCH,
+            HASHED_MOBILE_PATCH,
         ];
         if !hands_on.contains(&patch.id.as_str()) {
             return Ok(None);
@@ -233,6 +237,28 @@ pub(super) enum HistoryError {
     /// The read model's database.
     #[error(transparent)]
     Store(#[from] driver_call_stores::StoreError),
+}
+
+/// `event` with its payloads opened by `client`'s codec: the workflow's input, the updates'
+/// results and the memos reach the server encrypted (`driver_call_runtime::codec`), and a
+/// history is read raw.
+pub(super) async fn opened(
+    client: &temporalio_client::Client,
+    event: Result<HistoryEvent, WorkflowInteractionError>,
+) -> Result<HistoryEvent, HistoryError> {
+    use temporalio_client::NamespacedClient as _;
+    use temporalio_common::data_converters::SerializationContextData;
+
+    let mut event = event?;
+    let codec = client.data_converter().codec();
+    temporalio_common::payload_visitor::decode_payloads(
+        &mut event,
+        codec,
+        &SerializationContextData::None,
+    )
+    .await
+    .map_err(|e| HistoryError::Corrupt(e.to_string()))?;
+    Ok(event)
 }
 
 impl From<WorkflowInteractionError> for HistoryError {

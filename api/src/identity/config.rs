@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use driver_call_runtime::humantime_duration;
+use driver_call_runtime::secrets::{self, SecretFileError};
 use driver_call_stores::{StoreConfig, StoreError};
 use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{
     GeneratedPassword, Identity, IdentityError, IdentityStore, Password, SigningKey, SmsSetup,
-    SystemClock, secrets, tokens,
+    SystemClock, tokens,
 };
 
 /// The file under `DATA_DIR` that keeps the embedded default's signing key.
@@ -71,14 +72,8 @@ pub enum SetupError {
     #[error("OPERATOR_USERNAME `{0}` is a driver's username")]
     OperatorUsernameTaken(String),
     /// A secret file under `DATA_DIR` cannot be read or written.
-    #[error("cannot keep a secret in {path}")]
-    SecretFile {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
     /// The identity database cannot be opened or migrated.
     #[error("the identity store cannot be opened")]
     Store(#[from] StoreError),

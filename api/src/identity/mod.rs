@@ -15,7 +15,6 @@
 pub mod config;
 pub mod otp;
 pub mod passwords;
-mod secrets;
 pub mod sms;
 pub mod tokens;
 

@@ -115,6 +115,7 @@ impl CreateCallRequest {
         }
         Ok(NewCall {
             call_id,
+            mobile_hash: Some(state.privacy.numbers.of(&mobile)),
             mobile,
             area: Some(state.fares.call_area(&location)),
             location: Location::parse(&location)?,
@@ -152,6 +153,7 @@ impl CreateCallRequest {
         let location = Location::parse(&location)?;
         Ok(NewCall {
             call_id: CallId::from_uuid(id),
+            mobile_hash: Some(state.privacy.numbers.of(&mobile)),
             mobile,
             area: Some(state.fares.call_area(location.as_ref())),
             location,
@@ -228,9 +230,10 @@ async fn create_call(
     let call = request
         .into_new_call(&state, &customer, key.as_deref())
         .await?;
-    state
-        .parties
-        .remember(&call.call_id, Parties::of_new(&call));
+    state.parties.remember(
+        &call.call_id,
+        Parties::of_new(&call, &state.privacy.numbers),
+    );
     let started = workflow::start(&state.temporal, call.clone(), *state.policy).await?;
     if !started {
         if key.is_none()

@@ -3,6 +3,7 @@
 pub(crate) mod auth;
 pub(crate) mod calls;
 pub(crate) mod catches;
+pub(crate) mod codec;
 pub(crate) mod dashboards;
 pub(crate) mod drivers;
 pub(crate) mod health;
@@ -29,6 +30,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .merge(drivers::router())
         .merge(payments::router())
         .merge(operations::router())
+        .merge(codec::router())
         .merge(health::router())
 }
 

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use crate::access::Operator;
 use crate::extract::AppQuery;
 use crate::openapi::problems::{Forbidden, Invalid, Unauthorized, Unavailable, Unexpected};
+use crate::privacy::NumberHash;
 use crate::workflow::{self, CallFilter, ListedCall, Poller};
 use crate::{ApiError, AppState};
 
@@ -48,8 +49,10 @@ struct SearchQuery {
 }
 
 impl SearchQuery {
-    /// The filter, each value checked so that it can only ever be a value in the query.
-    fn filter(self) -> Result<CallFilter, ApiError> {
+    /// The filter, each value checked so that it can only ever be a value in the query; a
+    /// number is looked for as `CustomerMobile` holds it: its keyed hash, or in calls made before
+    /// numbers were hashed, the number itself.
+    fn filter(self, numbers: &NumberHash) -> Result<CallFilter, ApiError> {
         let status = self
             .status
             .map(|s| CallStatus::ALL.into_iter().find(|c| c.as_str() == s.trim()))
@@ -64,7 +67,7 @@ impl SearchQuery {
             .transpose()?;
         Ok(CallFilter {
             status: status.map(|s| s.as_str().to_owned()),
-            mobile: mobile.map(|m| m.as_ref().to_owned()),
+            mobile: mobile.map(|m| vec![numbers.of(&m), m.as_ref().to_owned()]),
             area: self
                 .area
                 .map(|a| keyword("area", &a.to_lowercase()))
@@ -113,7 +116,7 @@ async fn search_calls(
     _operator: Operator,
     AppQuery(query): AppQuery<SearchQuery>,
 ) -> Result<Json<Vec<ListedCall>>, ApiError> {
-    let filter = query.filter()?;
+    let filter = query.filter(&state.privacy.numbers)?;
     let mut found = workflow::list_calls(
         &state.temporal,
         &filter,
@@ -129,6 +132,8 @@ async fn search_calls(
         if let Some(summary) = summaries.iter().find(|s| s.call_id == id) {
             call.location = Some(summary.location.clone());
             call.pay_amount = Some(summary.pay_amount);
+            // Visibility holds the number's hash; the read model the number.
+            call.mobile = summary.mobile.clone();
         }
     }
     Ok(Json(found))

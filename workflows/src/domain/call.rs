@@ -341,6 +341,11 @@ pub struct NewCall {
     /// areas have none, and are dispatched by the first word of their location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub area: Option<CallArea>,
+    /// The keyed hash of the customer's number (HMAC-SHA-256, hex) that the call's
+    /// `CustomerMobile` search attribute holds, so visibility never indexes the number. The API
+    /// computes it (the workflow holds no key); calls made before numbers were hashed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_hash: Option<String>,
 }
 
 /// Where a call is dispatched (spec section 9, "Places and areas"): its pickup place's service

@@ -55,6 +55,11 @@ pub const OFFER_TIERS_PATCH: &str = "offer-tiers";
 /// this one marker alone.
 pub const TIMELINE_FEED_PATCH: &str = "timeline-feed";
 
+/// Patch that puts the keyed hash of the customer's number in `CustomerMobile` instead of the
+/// number (the API makes the call with it). It implies `timeline-feed`, so a new call records
+/// this one marker alone.
+pub const HASHED_MOBILE_PATCH: &str = "hashed-mobile";
+
 /// Patch that keeps a cancellation or no-show fee and refunds the rest (calls made before it
 /// have no fee rules, so they never reach it).
 const FEES_PATCH: &str = "cancellation-fees";
@@ -64,14 +69,18 @@ const REFUND_UNCONFIRMED_PATCH: &str = "refund-unconfirmed-charge";
 
 /// The whole run: the call is made, then the saga (and the projection lane beside it).
 pub(super) async fn run(ctx: &Ctx) {
-    // Short-circuits: a new call records only the `timeline-feed` marker, which implies
-    // `offer-tiers`, which implies `results-projection` (calls started between two of them
-    // record the newer one alone).
-    let timeline_feed = ctx.patched(TIMELINE_FEED_PATCH);
+    // Short-circuits: a new call records only the `hashed-mobile` marker, which implies
+    // `timeline-feed`, which implies `offer-tiers`, which implies `results-projection` (calls
+    // started between two of them record the newer one alone).
+    let hashed_mobile = ctx.patched(HASHED_MOBILE_PATCH);
+    let timeline_feed = hashed_mobile || ctx.patched(TIMELINE_FEED_PATCH);
     let offer_tiers = timeline_feed || ctx.patched(OFFER_TIERS_PATCH);
     let results_hand_on = offer_tiers || ctx.patched(RESULTS_PROJECTION_PATCH);
     if results_hand_on || ctx.patched(MEMO_PROJECTION_PATCH) {
-        ctx.state_mut(|w| w.call.timeline_feed = timeline_feed);
+        ctx.state_mut(|w| {
+            w.call.timeline_feed = timeline_feed;
+            w.call.hashed_mobile = hashed_mobile;
+        });
         made(ctx);
         if results_hand_on {
             // The dashboard context makes the opening events from the start itself

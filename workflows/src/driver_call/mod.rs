@@ -28,7 +28,9 @@ use temporalio_sdk::{
 };
 use temporalio_workflow::common::error::IncomingError;
 
-pub use lanes::{OFFER_TIERS_PATCH, RESULTS_PROJECTION_PATCH, TIMELINE_FEED_PATCH};
+pub use lanes::{
+    HASHED_MOBILE_PATCH, OFFER_TIERS_PATCH, RESULTS_PROJECTION_PATCH, TIMELINE_FEED_PATCH,
+};
 pub use messages::{
     AssignRequest, CallPolicy, CancelRequest, CatchRequest, DenyRequest, DriverCallInput,
     FeePolicy, PayOutcome, PayRequest, PayResult, TripStepRequest,
@@ -305,6 +307,7 @@ impl DriverCallWorkflow {
     pub fn start_search_attributes(input: &DriverCallInput, now: SystemTime) -> SearchAttributes {
         let mut call = CallState::new(input.call.clone(), input.policy);
         call.timeline_feed = true;
+        call.hashed_mobile = true;
         call.changed_at = Some(now);
         SearchAttributes::new(call.search_attributes())
     }

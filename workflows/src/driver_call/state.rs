@@ -67,6 +67,8 @@ pub struct CallState {
     pub(super) reach: Option<Reach>,
     /// Patch `timeline-feed`: the search attributes carry `TimelineAt`.
     pub(super) timeline_feed: bool,
+    /// Patch `hashed-mobile`: `CustomerMobile` holds the number's keyed hash, never the number.
+    pub(super) hashed_mobile: bool,
     /// When the newest timeline event was recorded (workflow time).
     pub(super) changed_at: Option<SystemTime>,
 }
@@ -161,6 +163,7 @@ impl CallState {
             fee: None,
             reach: None,
             timeline_feed: false,
+            hashed_mobile: false,
             changed_at: None,
         }
     }
@@ -546,11 +549,11 @@ impl CallState {
 
     /// The search attributes that let operators find the call.
     pub fn search_attributes(&self) -> Vec<SearchAttributeUpdate> {
-        let mut attributes = vec![
-            CALL_STATUS.value_set(self.status.as_str().to_owned()),
-            CUSTOMER_MOBILE.value_set(self.request.mobile.as_ref().to_owned()),
-            SERVICE_AREA.value_set(self.request.service_area()),
-        ];
+        let mut attributes = vec![CALL_STATUS.value_set(self.status.as_str().to_owned())];
+        if let Some(customer) = self.customer_key() {
+            attributes.push(CUSTOMER_MOBILE.value_set(customer));
+        }
+        attributes.push(SERVICE_AREA.value_set(self.request.service_area()));
         // Unset is not a valid Keyword value on the server, so DriverId appears with the catch.
         if let Some(driver) = &self.driver {
             attributes.push(DRIVER_ID.value_set(driver.driver_id.to_string()));
@@ -559,6 +562,16 @@ impl CallState {
             attributes.push(changed);
         }
         attributes
+    }
+
+    /// What `CustomerMobile` holds: under patch `hashed-mobile` the hash the API made the call
+    /// with (none for a call started without one, by hand, so no number reaches visibility);
+    /// before it, the number itself.
+    fn customer_key(&self) -> Option<String> {
+        if self.hashed_mobile {
+            return self.request.mobile_hash.clone();
+        }
+        Some(self.request.mobile.as_ref().to_owned())
     }
 
     /// `TimelineAt` set to when the timeline last changed, in calls under patch `timeline-feed`.
@@ -630,6 +643,7 @@ mod tests {
             pay_amount: Krw::new(15000).unwrap(),
             quote: None,
             area: None,
+            mobile_hash: Some("5eed".repeat(16)),
         };
         let mut state = CallState::new(request, CallPolicy::DEFAULT);
         state.made(at(0));
@@ -938,6 +952,25 @@ mod tests {
         let attributes = format!("{:?}", state.search_attributes());
         assert_eq!(state.search_attributes().len(), 5);
         assert!(attributes.contains("\"TimelineAt\""), "{attributes}");
+    }
+
+    #[test]
+    fn under_the_hash_patch_customer_mobile_holds_the_hash_never_the_number() {
+        let mut state = dispatched();
+        let number = state.request.mobile.as_ref().to_owned();
+        let published = |state: &CallState| {
+            SearchAttributes::new(state.search_attributes()).get(&CUSTOMER_MOBILE)
+        };
+        assert_eq!(published(&state), Some(number.clone()), "before the patch");
+        state.hashed_mobile = true;
+        assert_eq!(published(&state), Some("5eed".repeat(16)));
+        assert!(!format!("{:?}", state.search_attributes()).contains(&number));
+        state.request.mobile_hash = None;
+        assert_eq!(
+            published(&state),
+            None,
+            "started by hand: no number, no hash"
+        );
     }
 
     #[test]

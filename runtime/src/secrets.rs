@@ -1,21 +1,31 @@
 //! Secrets the embedded default generates once and keeps under `DATA_DIR` (the token signing key,
-//! the bootstrap operator's password): files of mode 0600 that every later start reads back.
+//! the bootstrap operator's password, the payload keys, the number hash key): files of mode 0600
+//! that every later start reads back.
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
-use super::SetupError;
+/// A secret file that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot keep a secret in {path}")]
+pub struct SecretFileError {
+    /// The file.
+    pub path: String,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// The secret kept in `path` (surrounding white space trimmed), or, when there is none yet, a
 /// new one from `generate` kept there first; and whether this call created it. The file is
 /// written whole under a temporary name and linked into place, so processes starting together
 /// agree on one secret and none reads a half-written file.
-pub(crate) fn load_or_create(
+pub fn load_or_create(
     path: &Path,
     generate: impl FnOnce() -> String,
-) -> Result<(String, bool), SetupError> {
-    let fail = |source| SetupError::SecretFile {
+) -> Result<(String, bool), SecretFileError> {
+    let fail = |source| SecretFileError {
         path: path.display().to_string(),
         source,
     };
