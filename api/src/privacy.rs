@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use driver_call_runtime::secrets::{self, SecretFileError};
-use driver_call_runtime::{KeysError, PayloadKeys, TemporalConfig};
+use driver_call_runtime::{KeysError, PayloadKeys, TemporalConfig, secret_value};
 use driver_call_workflows::domain::MobileNumber;
 use hmac::{Hmac, Mac};
 use rand::RngCore as _;
@@ -25,12 +25,8 @@ pub struct PrivacyConfig {
     /// bytes). Unset while Temporal is on this host (the embedded default), one is generated once
     /// and kept in `DATA_DIR/mobile-hash.key`; with Temporal elsewhere it must be set, the same in
     /// every API replica. Changing it loses the search by number of every earlier call.
-    #[arg(long, env = "MOBILE_HASH_KEY", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "MOBILE_HASH_KEY", hide_env_values = true, value_parser = secret_value)]
     pub mobile_hash_key: Option<SecretString>,
-}
-
-fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value.to_owned()))
 }
 
 /// Why the API's privacy keys cannot be had.

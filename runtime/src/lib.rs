@@ -17,6 +17,12 @@ pub use temporal::{
 
 use std::time::Duration;
 
+/// A secret setting's value (clap's parser of every `*_KEY`, password and key list): kept out of
+/// `Debug` and logs by [`secrecy::SecretString`].
+pub fn secret_value(value: &str) -> Result<secrecy::SecretString, std::convert::Infallible> {
+    Ok(secrecy::SecretString::from(value.to_owned()))
+}
+
 /// Parses durations such as `10m`, `30s` or `1h 30m` (every duration setting uses it).
 pub fn humantime_duration(s: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(s)

@@ -32,12 +32,8 @@ pub struct TemporalConfig {
     /// digits), comma-separated; the first encrypts, every one decrypts. Unset while Temporal is
     /// on this host (the embedded default), one is generated once and kept in
     /// `DATA_DIR/payload-keys`; with Temporal elsewhere it must be set, the same in every process.
-    #[arg(long, env = "PAYLOAD_KEYS", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "PAYLOAD_KEYS", hide_env_values = true, value_parser = crate::secret_value)]
     pub payload_keys: Option<SecretString>,
-}
-
-fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value.to_owned()))
 }
 
 /// The file under `DATA_DIR` that keeps the embedded default's payload key.

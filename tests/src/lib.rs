@@ -434,6 +434,27 @@ pub fn temporal_cli() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join(".venv/bin/temporal"))
 }
 
+/// Runs `temporal <args>` against the environment's dev server and namespace, and returns what it
+/// printed (the command must succeed).
+pub fn temporal(args: &[&str]) -> String {
+    let output = std::process::Command::new(temporal_cli())
+        .args(args)
+        .args([
+            "--address",
+            &env().temporal_address,
+            "--namespace",
+            "default",
+        ])
+        .output()
+        .expect("the temporal CLI runs");
+    assert!(
+        output.status.success(),
+        "temporal {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
 /// Polls `check` until it returns `Some`, or fails after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

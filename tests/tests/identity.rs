@@ -158,6 +158,8 @@ fn expectations() -> BTreeMap<&'static str, [Expect; 6]> {
         ("GET /calls", OPERATOR_ONLY),
         ("GET /dashboards/counts", OPERATOR_ONLY),
         ("GET /operations/status", OPERATOR_ONLY),
+        ("POST /codec/decode", OPERATOR_ONLY),
+        ("POST /codec/encode", OPERATOR_ONLY),
         ("GET /drivers/me", DRIVERS_ONLY),
         ("PUT /drivers/me/availability", DRIVERS_ONLY),
         ("GET /drivers/me/earnings", DRIVERS_ONLY),
@@ -244,6 +246,9 @@ fn request(route: &str, call: &CallView, person: usize) -> (Method, String, Opti
             Some(json!({"location": "Mapo matrix", "payType": "CARD", "payAmount": 9000})),
         ),
         "POST /catches/{call_id}/deny" => (String::new(), Some(json!({"reason": "matrix"}))),
+        "POST /codec/decode" | "POST /codec/encode" => {
+            (String::new(), Some(json!({"payloads": []})))
+        }
         "POST /catches/{call_id}/assign" => {
             (String::new(), Some(json!({"driverId": "matrix-lee"})))
         }

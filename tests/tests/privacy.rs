@@ -2,7 +2,7 @@
 //! customer's number or place; the codec server opens it for operators alone; visibility finds a
 //! customer's calls by the keyed hash of the number.
 
-use driver_call_tests::{Api, env, mobile_hash, temporal_cli};
+use driver_call_tests::{Api, env, mobile_hash, temporal};
 use driver_call_workflows::domain::CallView;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -75,25 +75,6 @@ async fn the_temporal_database_holds_no_number_or_place_of_a_call() {
     // The scan finds what is there: the dashboard's own database keeps the number and places.
     let dashboard = database_bytes(&env().workers.stores.data_dir.join("dashboard.db"));
     assert!(holds(&dashboard, DIGITS) && holds(&dashboard, PICKUP));
-}
-
-fn temporal(args: &[&str]) -> String {
-    let output = std::process::Command::new(temporal_cli())
-        .args(args)
-        .args([
-            "--address",
-            &env().temporal_address,
-            "--namespace",
-            "default",
-        ])
-        .output()
-        .expect("the temporal CLI runs");
-    assert!(
-        output.status.success(),
-        "temporal {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 #[tokio::test]
@@ -379,13 +360,20 @@ async fn payload_keys_rotate_while_calls_are_open_and_every_call_finishes() {
     use driver_call_tests::drill::{Drill, DrillOptions};
     use driver_call_workflows::contracts::payment::PaymentStatus;
 
+    // Logged at debug, so a number in any request or task would show (docs/privacy.md, Logs).
     let options = DrillOptions {
-        api_env: vec![("PAYLOAD_KEYS", KEY_A.to_owned())],
+        api_env: vec![
+            ("PAYLOAD_KEYS", KEY_A.to_owned()),
+            ("RUST_LOG", "debug".to_owned()),
+        ],
         ..DrillOptions::default()
     };
     let mut drill = Drill::start("key-rotation", options).await;
     let mut worker = drill
-        .worker("caller,payment,catcher,dashboard", &[("PAYLOAD_KEYS", KEY_A)])
+        .worker(
+            "caller,payment,catcher,dashboard",
+            &[("PAYLOAD_KEYS", KEY_A), ("RUST_LOG", "debug")],
+        )
         .await;
     let api = drill.api.clone();
 
@@ -414,7 +402,11 @@ async fn payload_keys_rotate_while_calls_are_open_and_every_call_finishes() {
     assert_eq!(api.catch(&unpaid, "r-2").await.status, 200);
     for (call, driver) in [(&caught, "r-1"), (&unpaid, "r-2")] {
         for step in ["arrive", "start", "complete"] {
-            assert_eq!(api.trip_step(call, step, driver).await.status, 200, "{step}");
+            assert_eq!(
+                api.trip_step(call, step, driver).await.status,
+                200,
+                "{step}"
+            );
         }
         api.wait_for_status(call, "COMPLETED").await;
         assert_eq!(drill.payments_with(call, PaymentStatus::Approved).await, 1);
@@ -429,7 +421,29 @@ async fn payload_keys_rotate_while_calls_are_open_and_every_call_finishes() {
     assert!(both.get("rot-a").is_some_and(|n| *n > 0), "{both:?}");
     assert!(both.get("rot-b").is_some_and(|n| *n > 0), "{both:?}");
     let new = sealed_by(&client, &fresh).await;
-    assert!(new.get("rot-b").is_some_and(|n| *n > 0) && !new.contains_key("rot-a"), "{new:?}");
+    assert!(
+        new.get("rot-b").is_some_and(|n| *n > 0) && !new.contains_key("rot-a"),
+        "{new:?}"
+    );
+    // No log line of the API or the worker holds the customer's number (`create_call`'s), even
+    // with the console's search by it asked for.
+    let search = api
+        .send(reqwest::Method::GET, "/calls?mobile=010-1234-5678", None)
+        .await;
+    assert_eq!(search.status, 200);
+    for entry in std::fs::read_dir(&drill.dir).expect("the drill's directory") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).expect("a log");
+            assert!(
+                !log.is_empty() || !path.ends_with("api.log"),
+                "the API logs"
+            );
+            for number in ["01012345678", "010-1234-5678"] {
+                assert!(!log.contains(number), "{} holds {number}", path.display());
+            }
+        }
+    }
     // A process with key A alone cannot open what B sealed.
     let old = driver_call_runtime::PayloadKeys::parse(KEY_A).expect("key");
     let sealed_b = keys.encrypt(Default::default());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use driver_call_tests::{Api, COMPLETED_TIMELINE, Stores, env, eventually, temporal_cli};
+use driver_call_tests::{Api, COMPLETED_TIMELINE, Stores, env, eventually, temporal};
 use driver_call_workflows::contracts::catcher::CatchStatus;
 use driver_call_workflows::contracts::payment::PaymentStatus;
 use driver_call_workflows::domain::{CallStatus, CallView};
@@ -332,25 +332,6 @@ async fn an_unpaid_call_expires_after_the_payment_window() {
     driver_call_tests::replay::check_and_record(&call, "payment_expired").await;
 }
 
-fn cli(args: &[&str]) -> String {
-    let output = std::process::Command::new(temporal_cli())
-        .args(args)
-        .args([
-            "--address",
-            &env().temporal_address,
-            "--namespace",
-            "default",
-        ])
-        .output()
-        .expect("the temporal CLI runs");
-    assert!(
-        output.status.success(),
-        "temporal {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8")
-}
-
 #[tokio::test]
 async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_it() {
     let api = Api::default_limits();
@@ -358,7 +339,7 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
     let workflow_id = format!("call-{}", call.call_id);
 
     // Signal with the CLI, as an operator would.
-    cli(&[
+    temporal(&[
         "workflow",
         "signal",
         "--workflow-id",
@@ -382,7 +363,7 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
     // The CLI's query shows the call view, decoded by the API's codec server for an operator
     // (the payloads are encrypted: docs/privacy.md).
     let token = api.as_operator().token().await.expect("an operator token");
-    let queried = cli(&[
+    let queried = temporal(&[
         "workflow",
         "query",
         "--workflow-id",
@@ -407,7 +388,7 @@ async fn deny_sent_with_the_temporal_cli_ends_the_call_denied_and_the_cli_sees_i
         Duration::from_secs(20),
         "the CLI list to show the call",
         || async {
-            let listed = cli(&["workflow", "list", "--query", &query, "-o", "json"]);
+            let listed = temporal(&["workflow", "list", "--query", &query, "-o", "json"]);
             listed.contains(&workflow_id).then_some(())
         },
     )

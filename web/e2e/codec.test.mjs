@@ -12,6 +12,7 @@ import {
   PATIENCE,
   api,
   customerToken,
+  eventually,
   launch,
   signInWithPassword,
   uniqueMobile,
@@ -40,8 +41,7 @@ async function codecSetting(context) {
 async function workflowPage(context, callId, name) {
   const page = await context.newPage();
   await page.goto(`${UI}/namespaces/default/workflows/call-${callId}`);
-  // The input is shown once the history is loaded (decoded or not).
-  await page.getByText("Input", { exact: false }).first().waitFor({ timeout: PATIENCE });
+  await page.getByText("DriverCallWorkflow").first().waitFor({ timeout: PATIENCE });
   mkdirSync(SCREENSHOTS, { recursive: true });
   return { page, shot: () => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true }) };
 }
@@ -73,14 +73,23 @@ test("an operator signed in to the console sees a call decoded in the Web UI; no
     await seen.page.getByText("Yeoksam-ro 427", { exact: false }).first().waitFor({ timeout: PATIENCE });
     await seen.shot();
 
-    // Anyone else (the same codec setting, no operator's cookie): ciphertext, never the number.
+    // Anyone else (the same codec setting, no operator's cookie): the codec server says 401 and
+    // the Web UI shows the input as the server holds it, ciphertext.
     const stranger = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await codecSetting(stranger);
+    const refused = new Promise((resolve) => {
+      stranger.on("response", (response) => {
+        if (response.url().includes("/codec/decode")) resolve(response.status());
+      });
+    });
     const hidden = await workflowPage(stranger, callId, "web-ui-stranger-encrypted");
-    await hidden.page.waitForLoadState("networkidle");
-    const text = await hidden.page.locator("body").innerText();
-    assert.ok(!text.includes(mobile), "a stranger sees the number");
-    assert.ok(!text.includes("Yeoksam-ro 427"), "a stranger sees the pickup");
+    assert.equal(await refused, 401, "the codec server refuses a stranger");
+    const ciphertext = await eventually("the input shown as ciphertext", async () => {
+      const text = await hidden.page.locator("body").innerText();
+      return /[A-Za-z0-9+/]{200,}={0,2}/.test(text) ? text : undefined;
+    });
+    assert.ok(!ciphertext.includes(mobile), "a stranger sees the number");
+    assert.ok(!ciphertext.includes("Yeoksam-ro 427"), "a stranger sees the pickup");
     await hidden.shot();
   } finally {
     await browser.close();

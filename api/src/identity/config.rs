@@ -11,8 +11,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use driver_call_runtime::humantime_duration;
 use driver_call_runtime::secrets::{self, SecretFileError};
+use driver_call_runtime::{humantime_duration, secret_value};
 use driver_call_stores::{StoreConfig, StoreError};
 use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -32,7 +32,7 @@ pub const OPERATOR_PASSWORD_FILE: &str = "operator-password";
 pub struct IdentityConfig {
     /// Key that signs access tokens (HS256, at least 32 bytes). Unset on the embedded default,
     /// one is generated once and kept in `DATA_DIR/auth-signing.key`.
-    #[arg(long, env = "AUTH_SIGNING_KEY", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "AUTH_SIGNING_KEY", hide_env_values = true, value_parser = secret_value)]
     pub auth_signing_key: Option<SecretString>,
     /// How long an access token is valid (e.g. `12h`).
     #[arg(long, env = "AUTH_TOKEN_TTL", default_value = "12h", value_parser = humantime_duration)]
@@ -45,12 +45,8 @@ pub struct IdentityConfig {
     pub operator_username: String,
     /// The first operator's password. Unset on the embedded default, one is generated once,
     /// kept in `DATA_DIR/operator-password` and printed at start-up.
-    #[arg(long, env = "OPERATOR_PASSWORD", hide_env_values = true, value_parser = secret)]
+    #[arg(long, env = "OPERATOR_PASSWORD", hide_env_values = true, value_parser = secret_value)]
     pub operator_password: Option<SecretString>,
-}
-
-fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value.to_owned()))
 }
 
 /// Why the identity context cannot start.

@@ -117,16 +117,11 @@ async fn decode(
     _operator: CodecOperator,
     AppJson(body): AppJson<CodecPayloads>,
 ) -> Result<Json<CodecPayloads>, ApiError> {
-    let mut payloads = Vec::with_capacity(body.payloads.len());
-    for payload in body.payloads {
-        let opened = state
-            .privacy
-            .keys
-            .decrypt(payload.into_payload()?)
-            .map_err(|e| ApiError::Invalid(e.to_string()))?;
-        payloads.push(CodecPayload::of(opened));
-    }
-    Ok(Json(CodecPayloads { payloads }))
+    each(body, |payload| {
+        let keys = &state.privacy.keys;
+        keys.decrypt(payload)
+            .map_err(|e| ApiError::Invalid(e.to_string()))
+    })
 }
 
 /// Encrypts payloads.
@@ -150,10 +145,18 @@ async fn encode(
     _operator: CodecOperator,
     AppJson(body): AppJson<CodecPayloads>,
 ) -> Result<Json<CodecPayloads>, ApiError> {
-    let mut payloads = Vec::with_capacity(body.payloads.len());
-    for payload in body.payloads {
-        let sealed = state.privacy.keys.encrypt(payload.into_payload()?);
-        payloads.push(CodecPayload::of(sealed));
-    }
+    each(body, |payload| Ok(state.privacy.keys.encrypt(payload)))
+}
+
+/// `body`'s payloads, each turned by `turn`, in order.
+fn each(
+    body: CodecPayloads,
+    turn: impl Fn(Payload) -> Result<Payload, ApiError>,
+) -> Result<Json<CodecPayloads>, ApiError> {
+    let payloads = body
+        .payloads
+        .into_iter()
+        .map(|payload| turn(payload.into_payload()?).map(CodecPayload::of))
+        .collect::<Result<_, _>>()?;
     Ok(Json(CodecPayloads { payloads }))
 }
