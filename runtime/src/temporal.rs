@@ -175,3 +175,53 @@ fn temporal_url(address: &str, options: &ConnectionOptions) -> Result<Url, Conne
     };
     Url::parse(&url).map_err(|e| ConnectError::Address(address.to_owned(), e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(address: &str, keys: Option<&str>) -> TemporalConfig {
+        TemporalConfig {
+            temporal_address: address.to_owned(),
+            temporal_namespace: "default".to_owned(),
+            temporal_grpc_compression: Compression::None,
+            payload_keys: keys.map(|k| SecretString::from(k.to_owned())),
+        }
+    }
+
+    #[test]
+    fn the_payload_keys_are_generated_only_with_temporal_on_this_host_and_required_elsewhere() {
+        let dir = std::env::temp_dir().join(format!("dc-keys-{}", uuid::Uuid::new_v4()));
+        for local in ["127.0.0.1:7233", "localhost:7233", "http://[::1]:7233"] {
+            assert!(config(local, None).temporal_on_this_host(), "{local}");
+        }
+        let first = config("127.0.0.1:7233", None)
+            .payload_keys(&dir)
+            .expect("generated");
+        let again = config("localhost:7233", None)
+            .payload_keys(&dir)
+            .expect("kept");
+        assert_eq!(
+            first.sealing_id(),
+            again.sealing_id(),
+            "one key, kept in DATA_DIR"
+        );
+
+        let elsewhere = config("temporal:7233", None);
+        assert!(!elsewhere.temporal_on_this_host());
+        let refused = elsewhere.payload_keys(&dir).expect_err("required");
+        assert!(matches!(refused, KeysError::Required(_)));
+        assert!(
+            refused.to_string().contains("PAYLOAD_KEYS must be set"),
+            "{refused}"
+        );
+        let placeholder = config("temporal:7233", Some("CHANGE-ME")).payload_keys(&dir);
+        assert!(matches!(placeholder, Err(KeysError::Invalid(_))));
+        let set = format!("k1:{}", "ab".repeat(32));
+        let keys = config("temporal:7233", Some(&set))
+            .payload_keys(&dir)
+            .expect("set");
+        assert_eq!(keys.sealing_id(), "k1");
+        std::fs::remove_dir_all(dir).expect("clean up");
+    }
+}
