@@ -547,6 +547,16 @@ impl Api {
         self.as_person(Person::Driver(username.to_owned()))
     }
 
+    /// Runs the caught call's trip to the end as `driver` (arrive, start, complete), each step
+    /// answered 200, and waits until the call is COMPLETED.
+    pub async fn drive_home(&self, call: &CallView, driver: &str) {
+        for step in ["arrive", "start", "complete"] {
+            let answer = self.trip_step(call, step, driver).await;
+            assert_eq!(answer.status, 200, "{step}: {:?}", answer.body);
+        }
+        self.wait_for_status(call, "COMPLETED").await;
+    }
+
     /// The same API, as its operator.
     pub fn as_operator(&self) -> Self {
         self.as_person(Person::Operator)

@@ -104,18 +104,6 @@ async fn set_online(driver: &Api, online: bool) {
     assert_eq!(answer.body["online"], online);
 }
 
-/// Runs the caught call's trip to the end, so its history is whole.
-async fn drive_home(api: &Api, call: &CallView, driver: &str) {
-    for step in ["arrive", "start", "complete"] {
-        assert_eq!(
-            api.trip_step(call, step, driver).await.status,
-            200,
-            "{step}"
-        );
-    }
-    api.wait_for_status(call, "COMPLETED").await;
-}
-
 #[tokio::test]
 async fn the_places_list_names_each_place_with_its_area() {
     let api = Api::dispatch_limits();
@@ -149,7 +137,7 @@ async fn a_call_from_seoul_station_is_dispatched_in_jongro_and_caught_there() {
     );
     assert!(lists(&jongro_driver, &call).await);
     assert_eq!(catch(&jongro_driver, &call).await, 200);
-    drive_home(&api, &call, &jongro).await;
+    api.drive_home(&call, &jongro).await;
 }
 
 #[tokio::test]
@@ -189,7 +177,7 @@ async fn an_unclaimed_offer_widens_to_the_neighbours_then_to_everyone() {
         !lists(&mapo, &call).await,
         "a caught call leaves every list"
     );
-    drive_home(&api, &call, &far).await;
+    api.drive_home(&call, &far).await;
     let done = api.get_call(&call).await;
     let widenings = events(&done)
         .iter()
@@ -249,7 +237,7 @@ async fn only_available_drivers_see_and_catch_offers() {
     let second = paid_call(&api, "Kangnam station").await;
     assert!(!lists(&driver, &second).await, "busy: no offers");
     assert_eq!(catch(&driver, &second).await, 404);
-    drive_home(&api, &call, &kim).await;
+    api.drive_home(&call, &kim).await;
     eventually(
         Duration::from_secs(10),
         "the free driver's offers",
@@ -408,7 +396,7 @@ async fn an_operator_assigns_an_open_call_to_an_available_driver() {
         .send(Method::POST, &path, Some(json!({"driverId": choi})))
         .await;
     assert_eq!(again.status, 409, "not open any more: {:?}", again.body);
-    drive_home(&api, &call, &choi).await;
+    api.drive_home(&call, &choi).await;
     replay::check_and_record(&api.get_call(&call).await, "assigned").await;
 }
 

@@ -29,14 +29,7 @@ async fn completed_call(api: &Api, driver: &str) -> CallView {
     assert_eq!(customer.pay(&call).await.status, 200);
     api.wait_for_status(&call, "DISPATCHED").await;
     assert_eq!(api.catch(&call, driver).await.status, 200);
-    for step in ["arrive", "start", "complete"] {
-        assert_eq!(
-            api.trip_step(&call, step, driver).await.status,
-            200,
-            "{step}"
-        );
-    }
-    api.wait_for_status(&call, "COMPLETED").await;
+    api.drive_home(&call, driver).await;
     call
 }
 
@@ -401,14 +394,7 @@ async fn payload_keys_rotate_while_calls_are_open_and_every_call_finishes() {
     api.wait_for_status(&unpaid, "DISPATCHED").await;
     assert_eq!(api.catch(&unpaid, "r-2").await.status, 200);
     for (call, driver) in [(&caught, "r-1"), (&unpaid, "r-2")] {
-        for step in ["arrive", "start", "complete"] {
-            assert_eq!(
-                api.trip_step(call, step, driver).await.status,
-                200,
-                "{step}"
-            );
-        }
-        api.wait_for_status(call, "COMPLETED").await;
+        api.drive_home(call, driver).await;
         assert_eq!(drill.payments_with(call, PaymentStatus::Approved).await, 1);
     }
     let fresh = api.create_call("Kangnam station exit 7", 17000).await;
