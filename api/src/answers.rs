@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use driver_call_stores::DashboardStore;
 use driver_call_stores::dashboard::StreamedEvent;
 use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
-use driver_call_workflows::domain::{CallId, CallView};
+use driver_call_workflows::domain::CallId;
 use tokio::sync::mpsc;
 
 /// How many calls' last recorded seq one API process remembers (a few dozen bytes each).
@@ -22,8 +22,10 @@ const FEED_BUSY_READS: usize = 3;
 /// See [`FEED_BUSY_READS`] (the tail reads every 100 ms).
 const FEED_BUSY_WITHIN: Duration = Duration::from_millis(400);
 /// How long an answer left to a busy feed waits for it: if the tail has not read the step by
-/// then, the API writes it after all, so a step is never later than this plus a tail tick.
-const FEED_GRACE: Duration = Duration::from_millis(150);
+/// then, the API writes it after all, so a step is never later than this plus a tail tick on
+/// the customers' streams and myPage (the call's own streams in this process have it at once,
+/// from [`crate::live::ReadModelTail::answered`]).
+const FEED_GRACE: Duration = Duration::from_millis(500);
 
 /// Records a step's answer (the call's whole timeline, which every update answers with) in the
 /// read model at once, so myPage and the live streams show the step within the tail's tick,
@@ -33,8 +35,9 @@ const FEED_GRACE: Duration = Duration::from_millis(150);
 ///
 /// A write costs the API a transaction, so it is made only when it saves a wait: while the feed is
 /// busy ([`FEED_BUSY_READS`]) it usually brings the step as soon, and the API writes only the
-/// answers the feed has not brought within [`FEED_GRACE`]. One writer per process: answers that arrive while a write is under way go together in
-/// the next transaction, and only the events this process has not written yet are sent.
+/// answers the feed has not brought within [`FEED_GRACE`]. One writer per process: answers that
+/// arrive while a write is under way go together in the next transaction, and only the events
+/// the read model is not known to hold yet are sent.
 #[derive(Clone)]
 pub(crate) struct AnswerRecorder {
     answers: mpsc::UnboundedSender<ProjectTimelineInput>,
@@ -49,8 +52,7 @@ impl AnswerRecorder {
         Self { answers, feed }
     }
 
-    pub(crate) fn record(&self, view: &CallView) {
-        let answer = ProjectTimelineInput::of_view(view.clone());
+    pub(crate) fn record(&self, answer: ProjectTimelineInput) {
         if !self.feed.busy() {
             // The writer ends only when every sender is gone, so this cannot fail while `self`
             // lives.
@@ -134,12 +136,14 @@ impl FeedWatch {
         self.lock().written.put(call_id.to_string(), seq);
     }
 
-    fn written(&self, call_id: &CallId) -> u32 {
-        self.lock()
-            .written
-            .peek(&call_id.to_string())
-            .copied()
-            .unwrap_or(0)
+    /// The newest seq of `call_id` the read model is known to hold: this process wrote it, or
+    /// the tail read it.
+    fn held(&self, call_id: &CallId) -> u32 {
+        let call_id = call_id.to_string();
+        let watched = self.lock();
+        let written = watched.written.peek(&call_id).copied().unwrap_or(0);
+        let seen = watched.seen.peek(&call_id).copied().unwrap_or(0);
+        written.max(u32::try_from(seen).unwrap_or(0))
     }
 }
 
@@ -150,7 +154,7 @@ async fn write_answers(
 ) {
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, usize::MAX).await > 0 {
-        let news = news(std::mem::take(&mut batch), |call| feed.written(call));
+        let news = news(std::mem::take(&mut batch), |call| feed.held(call));
         if news.is_empty() {
             continue;
         }
@@ -169,10 +173,11 @@ async fn write_answers(
     }
 }
 
-/// Each call's newest answer in the batch, cut to the events after those this process wrote.
+/// Each call's newest answer in the batch, cut to the events after those the read model is
+/// known to hold (`held`).
 fn news(
     answers: Vec<ProjectTimelineInput>,
-    written: impl Fn(&CallId) -> u32,
+    held: impl Fn(&CallId) -> u32,
 ) -> Vec<ProjectTimelineInput> {
     let mut newest: Vec<ProjectTimelineInput> = Vec::with_capacity(answers.len());
     for answer in answers {
@@ -183,7 +188,7 @@ fn news(
         }
     }
     newest.retain_mut(|answer| {
-        let after = written(&answer.call_id);
+        let after = held(&answer.call_id);
         answer.events.retain(|event| event.seq > after);
         !answer.events.is_empty()
     });

@@ -24,7 +24,9 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum_prometheus::PrometheusMetricLayer;
 use axum_prometheus::metrics_exporter_prometheus::PrometheusHandle;
+use driver_call_stores::dashboard::StreamedEvent;
 use driver_call_stores::{CatcherStore, DashboardStore, PaymentStore, Store};
+use driver_call_workflows::contracts::dashboard::ProjectTimelineInput;
 use driver_call_workflows::domain::CallView;
 use driver_call_workflows::driver_call::CallPolicy;
 use temporalio_client::Client;
@@ -74,9 +76,13 @@ pub struct AppState {
 const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(100_000).expect("not zero");
 
 impl AppState {
-    /// Records a step's answer in the read model (see [`answers::AnswerRecorder`]).
+    /// Hands a step's answer to this process's streams of the call at once
+    /// ([`live::ReadModelTail::answered`]) and records it in the read model
+    /// ([`answers::AnswerRecorder`]), for every other stream and myPage.
     pub(crate) fn record_answer(&self, view: &CallView) {
-        self.answers.record(view);
+        let answer = ProjectTimelineInput::of_view(view.clone());
+        self.live.answered(StreamedEvent::unnumbered(&answer));
+        self.answers.record(answer);
     }
 
     /// Opens the stores named in `config` to read them (each context's worker owns and migrates

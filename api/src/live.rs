@@ -9,15 +9,21 @@
 //! reads the read model itself only when it opens (what came before it), when it fell behind the
 //! tail, or when its call's seqs skip (which the commit order rules out; it costs nothing to
 //! check).
+//!
+//! A step this process answered goes to its call's streams here at once
+//! ([`ReadModelTail::answered`]), before the read model holds it: a call's stream counts by the
+//! call's seq, so the tail's later copy of the same events is simply passed over. The customers'
+//! and the console's streams count by the read model's positions, which only the read model gives,
+//! so they wait for the tail.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use driver_call_stores::StoreError;
 use driver_call_stores::dashboard::{DashboardStore, StreamedEvent};
 use futures::{Stream, StreamExt as _};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::broadcast;
 use tokio::time::MissedTickBehavior;
 
 use crate::answers::FeedWatch;
@@ -56,8 +62,9 @@ impl Filter {
     fn wants(&self, event: &StreamedEvent) -> bool {
         match self {
             Self::Call(call_id) => &event.call_id == call_id,
-            Self::Customer(mobile) => &event.mobile == mobile,
-            Self::Everyone => true,
+            // An event not in the read model yet has no position on these streams.
+            Self::Customer(mobile) => event.event_id > 0 && &event.mobile == mobile,
+            Self::Everyone => event.event_id > 0,
         }
     }
 
@@ -122,7 +129,7 @@ impl ReadModelTail {
     ) -> impl Stream<Item = StreamedEvent> + Send + use<> {
         let this = self.clone();
         let opened = async move {
-            let batches = this.subscribe().await;
+            let batches = this.subscribe();
             let mut follower = Follower {
                 store: this.store.clone(),
                 filter,
@@ -142,9 +149,22 @@ impl ReadModelTail {
         })
     }
 
+    /// Hands the events of a step this process answered to the streams of its call at once
+    /// (`events` from [`StreamedEvent::unnumbered`]); nothing to do when no stream is open.
+    pub(crate) fn answered(&self, events: Vec<StreamedEvent>) {
+        if let Some(sender) = self.running().as_ref() {
+            // A stream that closed meanwhile is no error.
+            let _ = sender.send(events.into());
+        }
+    }
+
+    fn running(&self) -> MutexGuard<'_, Option<broadcast::Sender<Batch>>> {
+        self.sender.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A receiver of every batch the tail reads from now on, starting the tail if none runs.
-    async fn subscribe(&self) -> broadcast::Receiver<Batch> {
-        let mut running = self.sender.lock().await;
+    fn subscribe(&self) -> broadcast::Receiver<Batch> {
+        let mut running = self.running();
         if let Some(sender) = running.as_ref() {
             return sender.subscribe();
         }
@@ -174,7 +194,7 @@ async fn tail(
     loop {
         ticks.tick().await;
         {
-            let mut running = running.lock().await;
+            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
             if sender.receiver_count() == 0 {
                 *running = None;
                 return;
@@ -316,6 +336,21 @@ mod tests {
         let a = Filter::Call("a".to_owned());
         assert_eq!(a.take(2, &batch), None);
         assert_eq!(a.take(1, &batch), None);
+    }
+
+    #[test]
+    fn an_answer_goes_to_its_calls_streams_at_once_and_the_read_models_copy_is_passed_over() {
+        let answered = [event("a", "010-1", 0, 1), event("a", "010-1", 0, 2)];
+        let call = Filter::Call("a".to_owned());
+        assert_eq!(positions(&call, call.take(1, &answered)), Some(vec![2]));
+        let from_the_tail = [event("a", "010-1", 41, 2), event("a", "010-1", 42, 3)];
+        assert_eq!(
+            positions(&call, call.take(2, &from_the_tail)),
+            Some(vec![3])
+        );
+        for others in [Filter::Customer("010-1".to_owned()), Filter::Everyone] {
+            assert_eq!(others.take(0, &answered), Some(vec![]), "no position yet");
+        }
     }
 
     #[test]

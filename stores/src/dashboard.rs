@@ -94,6 +94,28 @@ pub struct StreamedEvent {
     pub description: String,
 }
 
+impl StreamedEvent {
+    /// The events of a step's answer as the read model will stream them once it holds them, but
+    /// without their position in it (`event_id` 0), which only the read model gives: what an API
+    /// process hands its own streams of the call at once.
+    pub fn unnumbered(input: &ProjectTimelineInput) -> Vec<Self> {
+        input
+            .events
+            .iter()
+            .map(|event| Self {
+                event_id: 0,
+                call_id: input.call_id.to_string(),
+                mobile: input.mobile.as_ref().to_owned(),
+                seq: i64::from(event.seq),
+                event: event.event.as_str().to_owned(),
+                status: event.event.status_after().map(|s| s.as_str().to_owned()),
+                at: event.at.clone(),
+                description: event.description.clone(),
+            })
+            .collect()
+    }
+}
+
 /// The change of a call the feed read last, and the newest seq it projected.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FeedMark {
