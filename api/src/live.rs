@@ -1,8 +1,9 @@
 //! Every live stream of the read model, fed by one tail per API process: a call's events
 //! (`GET /calls/{id}/events`), a customer's (`GET /dashboards/events`) and every customer's (the
 //! console's). The tail reads the events committed since its cursor once per tick, however many
-//! streams are open, and hands each batch to every stream, which only filters it and sends; with
-//! no stream open the tail stops, so an idle API costs the read model nothing.
+//! streams are open, and hands each event only to the streams that show it (its call's, its
+//! customer's, the console's), so an event costs what its own streams cost, however many others
+//! are open; with no stream open the tail stops, so an idle API costs the read model nothing.
 //!
 //! The read model numbers its events in commit order (on PostgreSQL each projection takes a lock
 //! until it commits), so the tail never passes over an event that becomes visible late. A stream
@@ -16,14 +17,15 @@
 //! and the console's streams count by the read model's positions, which only the read model gives,
 //! so they wait for the tail.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use driver_call_stores::StoreError;
 use driver_call_stores::dashboard::{DashboardStore, StreamedEvent};
 use futures::{Stream, StreamExt as _};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::answers::FeedWatch;
@@ -42,7 +44,7 @@ type Batch = Arc<[StreamedEvent]>;
 #[derive(Clone)]
 pub(crate) struct ReadModelTail {
     store: DashboardStore,
-    sender: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
+    routes: Arc<Mutex<Routes>>,
     /// Told every event the tail reads (whether the dashboard's feed is at work).
     feed: FeedWatch,
 }
@@ -96,7 +98,7 @@ impl ReadModelTail {
     pub(crate) fn new(store: DashboardStore, feed: FeedWatch) -> Self {
         Self {
             store,
-            sender: Arc::default(),
+            routes: Arc::default(),
             feed,
         }
     }
@@ -129,12 +131,13 @@ impl ReadModelTail {
     ) -> impl Stream<Item = StreamedEvent> + Send + use<> {
         let this = self.clone();
         let opened = async move {
-            let batches = this.subscribe();
+            let (batches, lagged) = this.subscribe(&filter);
             let mut follower = Follower {
                 store: this.store.clone(),
                 filter,
                 last: after,
                 batches,
+                lagged,
                 pending: VecDeque::new(),
             };
             // What came before the stream opened; the tail brings what comes after.
@@ -152,51 +155,146 @@ impl ReadModelTail {
     /// Hands the events of a step this process answered to the streams of its call at once
     /// (`events` from [`StreamedEvent::unnumbered`]); nothing to do when no stream is open.
     pub(crate) fn answered(&self, events: Vec<StreamedEvent>) {
-        if let Some(sender) = self.running().as_ref() {
-            // A stream that closed meanwhile is no error.
-            let _ = sender.send(events.into());
-        }
+        self.routes().hand(&events);
     }
 
-    fn running(&self) -> MutexGuard<'_, Option<broadcast::Sender<Batch>>> {
-        self.sender.lock().unwrap_or_else(|e| e.into_inner())
+    fn routes(&self) -> MutexGuard<'_, Routes> {
+        lock(&self.routes)
     }
 
-    /// A receiver of every batch the tail reads from now on, starting the tail if none runs.
-    fn subscribe(&self) -> broadcast::Receiver<Batch> {
-        let mut running = self.running();
-        if let Some(sender) = running.as_ref() {
-            return sender.subscribe();
+    /// A receiver of the batches of `filter`'s events the tail reads from now on, and the flag
+    /// set when one did not fit; starts the tail if none runs.
+    fn subscribe(&self, filter: &Filter) -> (mpsc::Receiver<Batch>, Arc<AtomicBool>) {
+        let (batches, receiver) = mpsc::channel(BACKLOG);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let mut routes = self.routes();
+        routes.add(
+            filter,
+            Subscriber {
+                batches,
+                lagged: lagged.clone(),
+            },
+        );
+        if !routes.tailing {
+            routes.tailing = true;
+            tokio::spawn(tail(
+                self.store.clone(),
+                self.routes.clone(),
+                self.feed.clone(),
+            ));
         }
-        let (sender, receiver) = broadcast::channel(BACKLOG);
-        *running = Some(sender.clone());
-        tokio::spawn(tail(
-            self.store.clone(),
-            sender,
-            self.sender.clone(),
-            self.feed.clone(),
-        ));
-        receiver
+        (receiver, lagged)
     }
 }
 
-/// Reads the events committed since the last tick and hands them to every stream; stops once no
-/// stream is open.
-async fn tail(
-    store: DashboardStore,
-    sender: broadcast::Sender<Batch>,
-    running: Arc<Mutex<Option<broadcast::Sender<Batch>>>>,
-    feed: FeedWatch,
+fn lock(routes: &Mutex<Routes>) -> MutexGuard<'_, Routes> {
+    routes.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the tail's events go: each open stream's channel, found by what the stream shows.
+#[derive(Default)]
+struct Routes {
+    calls: HashMap<String, Vec<Subscriber>>,
+    customers: HashMap<String, Vec<Subscriber>>,
+    everyone: Vec<Subscriber>,
+    /// Whether the tail runs (from the first stream that opens until none is open).
+    tailing: bool,
+}
+
+/// One stream's end of the routes.
+struct Subscriber {
+    batches: mpsc::Sender<Batch>,
+    /// Set when a batch did not fit (the stream fell [`BACKLOG`] batches behind): the stream then
+    /// reads the read model itself.
+    lagged: Arc<AtomicBool>,
+}
+
+impl Subscriber {
+    /// Hands `batch` on; false once the stream has closed.
+    fn hand(&self, batch: &Batch) -> bool {
+        match self.batches.try_send(batch.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.lagged.store(true, Ordering::Release);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+impl Routes {
+    fn add(&mut self, filter: &Filter, subscriber: Subscriber) {
+        match filter {
+            Filter::Call(call_id) => self.calls.entry(call_id.clone()).or_default(),
+            Filter::Customer(mobile) => self.customers.entry(mobile.clone()).or_default(),
+            Filter::Everyone => &mut self.everyone,
+        }
+        .push(subscriber);
+    }
+
+    /// Hands each stream the events it shows: a call's stream its call's, a customer's that
+    /// customer's, the console's all; an event not in the read model yet (no position) only to
+    /// its call's streams.
+    fn hand(&mut self, events: &[StreamedEvent]) {
+        hand_grouped(&mut self.calls, events.iter(), |e| &e.call_id);
+        let numbered = events.iter().filter(|e| e.event_id > 0);
+        hand_grouped(&mut self.customers, numbered.clone(), |e| &e.mobile);
+        let all: Vec<StreamedEvent> = numbered.cloned().collect();
+        if !all.is_empty() {
+            let all: Batch = all.into();
+            self.everyone.retain(|stream| stream.hand(&all));
+        }
+    }
+
+    /// Forgets the streams that have closed; answers whether any is open.
+    fn any_open(&mut self) -> bool {
+        let open = |stream: &Subscriber| !stream.batches.is_closed();
+        self.calls.retain(|_, streams| {
+            streams.retain(open);
+            !streams.is_empty()
+        });
+        self.customers.retain(|_, streams| {
+            streams.retain(open);
+            !streams.is_empty()
+        });
+        self.everyone.retain(open);
+        !(self.calls.is_empty() && self.customers.is_empty() && self.everyone.is_empty())
+    }
+}
+
+/// Hands the streams in `routes` under each key the events of `events` with that key.
+fn hand_grouped<'e>(
+    routes: &mut HashMap<String, Vec<Subscriber>>,
+    events: impl Iterator<Item = &'e StreamedEvent>,
+    key: impl Fn(&StreamedEvent) -> &String,
 ) {
+    let mut batches: HashMap<&String, Vec<StreamedEvent>> = HashMap::new();
+    for event in events {
+        if routes.contains_key(key(event)) {
+            batches.entry(key(event)).or_default().push(event.clone());
+        }
+    }
+    for (key, batch) in batches {
+        let batch: Batch = batch.into();
+        if let Some(streams) = routes.get_mut(key) {
+            streams.retain(|stream| stream.hand(&batch));
+        }
+    }
+}
+
+/// Reads the events committed since the last tick and hands them to their streams; stops once no
+/// stream is open.
+async fn tail(store: DashboardStore, routes: Arc<Mutex<Routes>>, feed: FeedWatch) {
     let mut ticks = tokio::time::interval(TICK);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut cursor: Option<i64> = None;
     loop {
         ticks.tick().await;
         {
-            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
-            if sender.receiver_count() == 0 {
-                *running = None;
+            let mut routes = lock(&routes);
+            if !routes.any_open() {
+                routes.tailing = false;
                 return;
             }
         }
@@ -205,8 +303,7 @@ async fn tail(
                 cursor = Some(newest);
                 if !events.is_empty() {
                     feed.saw(&events);
-                    // A stream that closed since the check is no error.
-                    let _ = sender.send(events.into());
+                    lock(&routes).hand(&events);
                 }
             }
             Err(error) => tracing::warn!(%error, "the event tail could not read the read model"),
@@ -234,7 +331,9 @@ struct Follower {
     filter: Filter,
     /// The last sent: a seq for a call's stream, a read model position for the others.
     last: i64,
-    batches: broadcast::Receiver<Batch>,
+    batches: mpsc::Receiver<Batch>,
+    /// Set by the tail when a batch for this stream did not fit.
+    lagged: Arc<AtomicBool>,
     pending: VecDeque<StreamedEvent>,
 }
 
@@ -246,17 +345,16 @@ impl Follower {
                 self.last = self.filter.position(&event);
                 return Some(event);
             }
-            let read_itself = match self.batches.recv().await {
-                Ok(batch) => match self.filter.take(self.last, &batch) {
+            let batch = self.batches.recv().await?;
+            // A batch that did not fit is lost to this stream: the read model has its events.
+            let read_itself = self.lagged.swap(false, Ordering::AcqRel)
+                || match self.filter.take(self.last, &batch) {
                     Some(events) => {
                         self.pending.extend(events);
                         false
                     }
                     None => true,
-                },
-                Err(broadcast::error::RecvError::Lagged(_)) => true,
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
+                };
             if read_itself && !self.read_itself().await {
                 return None;
             }
@@ -351,6 +449,71 @@ mod tests {
         for others in [Filter::Customer("010-1".to_owned()), Filter::Everyone] {
             assert_eq!(others.take(0, &answered), Some(vec![]), "no position yet");
         }
+    }
+
+    fn subscriber(capacity: usize) -> (Subscriber, mpsc::Receiver<Batch>, Arc<AtomicBool>) {
+        let (batches, receiver) = mpsc::channel(capacity);
+        let lagged = Arc::new(AtomicBool::new(false));
+        let subscriber = Subscriber {
+            batches,
+            lagged: lagged.clone(),
+        };
+        (subscriber, receiver, lagged)
+    }
+
+    fn received(receiver: &mut mpsc::Receiver<Batch>) -> Vec<(String, i64)> {
+        let mut events = Vec::new();
+        while let Ok(batch) = receiver.try_recv() {
+            events.extend(batch.iter().map(|e| (e.call_id.clone(), e.seq)));
+        }
+        events
+    }
+
+    #[test]
+    fn the_tail_hands_each_event_only_to_the_streams_that_show_it() {
+        let mut routes = Routes::default();
+        let (a, mut a_events, _) = subscriber(8);
+        let (mine, mut my_events, _) = subscriber(8);
+        let (console, mut console_events, _) = subscriber(8);
+        routes.add(&Filter::Call("a".to_owned()), a);
+        routes.add(&Filter::Customer("010-1".to_owned()), mine);
+        routes.add(&Filter::Everyone, console);
+        routes.hand(&[
+            event("a", "010-1", 10, 1),
+            event("b", "010-2", 11, 1),
+            event("c", "010-1", 12, 1),
+        ]);
+        assert_eq!(received(&mut a_events), [("a".to_owned(), 1)]);
+        assert_eq!(
+            received(&mut my_events),
+            [("a".to_owned(), 1), ("c".to_owned(), 1)]
+        );
+        assert_eq!(received(&mut console_events).len(), 3);
+
+        // A step's answer, not in the read model yet: only its call's streams have it.
+        routes.hand(&[event("a", "010-1", 0, 2)]);
+        assert_eq!(received(&mut a_events), [("a".to_owned(), 2)]);
+        assert!(received(&mut my_events).is_empty());
+        assert!(received(&mut console_events).is_empty());
+    }
+
+    #[test]
+    fn a_stream_that_falls_behind_is_told_and_a_closed_one_is_forgotten() {
+        let mut routes = Routes::default();
+        let (slow, mut slow_events, lagged) = subscriber(1);
+        routes.add(&Filter::Call("a".to_owned()), slow);
+        routes.hand(&[event("a", "010-1", 10, 1)]);
+        assert!(!lagged.load(Ordering::Acquire));
+        routes.hand(&[event("a", "010-1", 11, 2)]);
+        assert!(
+            lagged.load(Ordering::Acquire),
+            "the second batch did not fit"
+        );
+        assert_eq!(received(&mut slow_events), [("a".to_owned(), 1)]);
+        assert!(routes.any_open());
+        drop(slow_events);
+        assert!(!routes.any_open());
+        assert!(routes.calls.is_empty());
     }
 
     #[test]
