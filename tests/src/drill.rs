@@ -120,6 +120,11 @@ impl Process {
         Ok(())
     }
 
+    /// What the process logged so far (every run of it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.spec.log).unwrap_or_default()
+    }
+
     /// `kill -9`: no chance to finish anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

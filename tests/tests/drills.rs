@@ -763,7 +763,7 @@ async fn two_dashboard_workers_share_the_feed_and_a_killed_one_hands_its_calls_o
     let drill = Drill::start("dashboard-shared", DrillOptions::default()).await;
     let _contexts = drill.worker("caller,payment,catcher", &[]).await;
     let mut doomed = drill.worker("dashboard", &[]).await;
-    let _survivor = drill.worker("dashboard", &[]).await;
+    let survivor = drill.worker("dashboard", &[]).await;
     // Both hold shards before the load starts (a worker takes its fair share within a second).
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -802,6 +802,21 @@ async fn two_dashboard_workers_share_the_feed_and_a_killed_one_hands_its_calls_o
         slowest.0,
         slowest.1
     );
+    // The survivor's first deep sweep (15 s after it started) lists, a page at a time, every
+    // call changed in the last 10 minutes: all 16.
+    let swept = eventually(
+        Duration::from_secs(30),
+        "the survivor's deep sweep",
+        || async {
+            survivor
+                .log()
+                .lines()
+                .find(|line| line.contains("the deep sweep listed"))
+                .map(str::to_owned)
+        },
+    )
+    .await;
+    assert!(swept.contains("listed=16 pages=1"), "{swept}");
 }
 
 /// A batch of a call's timeline, events `seqs` (the first `CallMade`).

@@ -11,7 +11,10 @@
 //!
 //! Visibility is eventually consistent, so the feed looks back in three tiers: every tick the
 //! last [`FAST_LOOKBACK`], every [`SWEEP`] the last [`SWEEP_LOOKBACK`], and every
-//! [`DEEP_SWEEP`] the last [`DEEP_LOOKBACK`]; a change listed again is not read again. The
+//! [`DEEP_SWEEP`] the last [`DEEP_LOOKBACK`]; a change listed again is not read again. The deep
+//! sweep lists a page at a time, its pages spread over [`DEEP_SPREAD`]: its rows are every call
+//! changed in ten minutes, and a burst of calls must not come back as a burst of load on the
+//! server five minutes later (`docs/read-model.md`). The
 //! calls are shared among the dashboard workers by shard (`shards.rs`); each shard's checkpoint
 //! is kept in the dashboard database, so a worker that starts or takes a shard over lists every
 //! change since that checkpoint: the read model converges after an outage of any length.
@@ -27,9 +30,12 @@ use driver_call_workflows::DriverCallWorkflow;
 use driver_call_workflows::domain::CallId;
 use driver_call_workflows::driver_call::TIMELINE_AT;
 use futures::StreamExt;
-use temporalio_client::{
-    Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowFetchHistoryOptions,
-};
+use temporalio_client::grpc::WorkflowService;
+use temporalio_client::{Client, NamespacedClient, WorkflowFetchHistoryOptions};
+use temporalio_common::protos::temporal::api::enums::v1::WorkflowExecutionStatus;
+use temporalio_common::protos::temporal::api::workflow::v1::WorkflowExecutionInfo;
+use temporalio_common::protos::temporal::api::workflowservice::v1::ListWorkflowExecutionsRequest;
+use temporalio_common::search_attributes::SearchAttributes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -44,6 +50,16 @@ const SWEEP: Duration = Duration::from_secs(15);
 const SWEEP_LOOKBACK: Duration = Duration::from_secs(30);
 const DEEP_SWEEP: Duration = Duration::from_secs(300);
 const DEEP_LOOKBACK: Duration = Duration::from_secs(600);
+/// How many calls a page of the deep sweep lists (a visibility page costs the server by the row).
+const DEEP_PAGE: i32 = 100;
+/// How long a deep sweep's pages are spread over (it ends before the next one is due), and the
+/// longest wait between two of its pages.
+const DEEP_SPREAD: Duration = Duration::from_secs(240);
+const DEEP_PAGE_AT_MOST_EVERY: Duration = Duration::from_secs(15);
+const _: () = assert!(
+    DEEP_SPREAD.as_secs() < DEEP_SWEEP.as_secs(),
+    "a deep sweep ends before the next is due"
+);
 /// How many histories the feed reads at once.
 const READS_AT_ONCE: usize = 16;
 /// How soon a call whose first workflow task had not completed is read again.
@@ -64,7 +80,7 @@ pub struct TimelineFeed {
 
 /// One change of a call as visibility lists it: when its timeline changed, and how long its
 /// history was then (two changes in one millisecond still differ by it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Change {
     at_ms: i64,
     history_length: i64,
@@ -101,6 +117,19 @@ enum Read {
     NotOpened(i64),
 }
 
+/// A deep sweep under way: the pages still to list, one every `every`.
+struct DeepSweep {
+    query: String,
+    /// Its lookback: every change since is listed once the sweep ends.
+    from_ms: i64,
+    next_page_token: Vec<u8>,
+    every: Duration,
+    next_page: Instant,
+    /// The calls and pages listed so far.
+    listed: usize,
+    pages: u32,
+}
+
 /// The feed's memory, for the shards this worker holds.
 struct FeedState {
     shards: Shards,
@@ -113,6 +142,7 @@ struct FeedState {
     next_renewal: Instant,
     next_sweep: Instant,
     next_deep_sweep: Instant,
+    deep_sweep: Option<DeepSweep>,
     /// The calls without `TimelineAt` are to be listed (and followed) at the next renewal.
     legacy_due: bool,
 }
@@ -152,7 +182,9 @@ impl TimelineFeed {
             checkpoint_ms: 0,
             next_renewal: now,
             next_sweep: now + SWEEP,
-            next_deep_sweep: now + DEEP_SWEEP,
+            // The first soon: a worker that starts knows nothing of what was listed before it.
+            next_deep_sweep: now + SWEEP,
+            deep_sweep: None,
             legacy_due: false,
         };
         let mut wait = *self.intervals.start();
@@ -237,45 +269,119 @@ impl TimelineFeed {
         }
     }
 
-    /// Lists the calls changed within the lookback due now and reads those not read yet;
-    /// answers whether there were any.
+    /// Lists the calls changed within the lookback due now (and the deep sweep's next page, when
+    /// one is due) and reads those not read yet; answers whether there were any.
     async fn look(&self, state: &mut FeedState) -> bool {
         let now = Instant::now();
         let wall = unix_ms(SystemTime::now());
-        let (lookback, sweep) = if now >= state.next_deep_sweep {
-            (DEEP_LOOKBACK, Some(true))
-        } else if now >= state.next_sweep {
-            (SWEEP_LOOKBACK, Some(false))
-        } else {
-            (FAST_LOOKBACK, None)
-        };
+        let sweep = now >= state.next_sweep;
+        let lookback = if sweep { SWEEP_LOOKBACK } else { FAST_LOOKBACK };
         let mut from = wall - i64::try_from(lookback.as_millis()).unwrap_or(0);
         if let Some(catch_up) = state.catch_up_from_ms {
             from = from.min(catch_up);
         }
         let query = format!("{CALLS} AND TimelineAt >= '{}'", rfc3339(from));
-        let listed = match self.list(&query).await {
+        let mut listed = match self.list(&query).await {
             Ok(listed) => listed,
             Err(error) => {
                 tracing::warn!(%error, "the dashboard could not list the calls changed");
                 return false;
             }
         };
-        let fresh = self.unread(state, listed).await;
+        if state.deep_sweep.is_none() && now >= state.next_deep_sweep {
+            state.next_deep_sweep = now + DEEP_SWEEP;
+            state.deep_sweep = Some(self.deep_sweep(wall).await);
+        }
+        let (page, deep_swept_from) = self.deep_page(state).await;
+        listed.extend(page);
+        let fresh = self.unread(state, newest_changes(listed)).await;
         let changed = !fresh.is_empty();
         self.read_all(state, fresh).await;
         state.catch_up_from_ms = None;
-        if let Some(deep) = sweep {
+        if sweep {
             state.next_sweep = now + SWEEP;
             // Every change before the sweep's lookback is read (or due again).
             state.checkpoint_ms = state.checkpoint_ms.max(from);
-            if deep {
-                state.next_deep_sweep = now + DEEP_SWEEP;
-                state.forget_before(from);
-                state.legacy_due = true;
-            }
+        }
+        if let Some(from) = deep_swept_from {
+            state.forget_before(from);
+            state.legacy_due = true;
         }
         changed
+    }
+
+    /// A deep sweep from `wall`: the changes since [`DEEP_LOOKBACK`] ago, its pages spread over
+    /// [`DEEP_SPREAD`] by how many calls visibility counts.
+    async fn deep_sweep(&self, wall: i64) -> DeepSweep {
+        let from_ms = wall - i64::try_from(DEEP_LOOKBACK.as_millis()).unwrap_or(0);
+        let query = format!("{CALLS} AND TimelineAt >= '{}'", rfc3339(from_ms));
+        let calls = match self
+            .client
+            .count_workflows(&query, Default::default())
+            .await
+        {
+            Ok(counted) => counted.count(),
+            Err(error) => {
+                tracing::warn!(%error, "could not count the calls of the deep sweep");
+                0
+            }
+        };
+        let every = page_every(calls);
+        tracing::debug!(
+            calls,
+            ?every,
+            "the deep sweep lists its calls a page at a time"
+        );
+        DeepSweep {
+            query,
+            from_ms,
+            next_page_token: Vec::new(),
+            every,
+            next_page: Instant::now(),
+            listed: 0,
+            pages: 0,
+        }
+    }
+
+    /// The deep sweep's next page when it is due, and the sweep's lookback once it has listed
+    /// its last page.
+    async fn deep_page(&self, state: &mut FeedState) -> (Vec<Listed>, Option<i64>) {
+        let Some(deep) = state.deep_sweep.as_mut() else {
+            return (Vec::new(), None);
+        };
+        let now = Instant::now();
+        if now < deep.next_page {
+            return (Vec::new(), None);
+        }
+        deep.next_page = now + deep.every;
+        let token = deep.next_page_token.clone();
+        match self.list_page(&deep.query, DEEP_PAGE, token).await {
+            Ok((page, next_page_token)) => {
+                deep.listed += page.len();
+                deep.pages += 1;
+                if !next_page_token.is_empty() {
+                    deep.next_page_token = next_page_token;
+                    return (page, None);
+                }
+                let (listed, pages) = (deep.listed, deep.pages);
+                tracing::info!(
+                    listed,
+                    pages,
+                    "the deep sweep listed the calls changed in 10 minutes"
+                );
+                let from = deep.from_ms;
+                state.deep_sweep = None;
+                (page, Some(from))
+            }
+            Err(error) => {
+                // A page token may not outlive a failure (a visibility store restarted): the
+                // sweep starts again from its first page at the next 30 s sweep.
+                tracing::warn!(%error, "the deep sweep could not list its page; starting it again soon");
+                state.deep_sweep = None;
+                state.next_deep_sweep = now + SWEEP;
+                (Vec::new(), None)
+            }
+        }
     }
 
     /// The listed calls of this worker's shards whose change the feed has not read yet.
@@ -381,11 +487,36 @@ impl TimelineFeed {
         let mut calls = Vec::new();
         while let Some(execution) = listed.next().await {
             let execution = execution.map_err(|e| HistoryError::Server(e.to_string()))?;
-            if let Some(call) = listed_call(&execution) {
+            if let Some(call) = listed_call(execution.raw()) {
                 calls.push(call);
             }
         }
         Ok(calls)
+    }
+
+    /// One page of at most `size` calls `query` lists, and the token of the next (empty after
+    /// the last). The client's own list asks for the server's largest pages.
+    async fn list_page(
+        &self,
+        query: &str,
+        size: i32,
+        next_page_token: Vec<u8>,
+    ) -> Result<(Vec<Listed>, Vec<u8>), HistoryError> {
+        let request = ListWorkflowExecutionsRequest {
+            namespace: self.client.namespace(),
+            page_size: size,
+            next_page_token,
+            query: query.to_owned(),
+        };
+        let page = self
+            .client
+            .clone()
+            .list_workflow_executions(tonic::Request::new(request))
+            .await
+            .map_err(|e| HistoryError::Server(e.to_string()))?
+            .into_inner();
+        let calls = page.executions.iter().filter_map(listed_call).collect();
+        Ok((calls, page.next_page_token))
     }
 }
 
@@ -459,18 +590,42 @@ impl FeedState {
 }
 
 /// A listed workflow as a call with its change, if it is one with `TimelineAt`.
-fn listed_call(execution: &WorkflowExecution) -> Option<Listed> {
-    let call_id = DriverCallWorkflow::call_id_of(execution.id())?;
-    let at = execution.search_attributes().get(&TIMELINE_AT)?;
+fn listed_call(execution: &WorkflowExecutionInfo) -> Option<Listed> {
+    let call_id = DriverCallWorkflow::call_id_of(&execution.execution.as_ref()?.workflow_id)?;
+    let attributes = SearchAttributes::from_proto(execution.search_attributes.as_ref()?);
+    let at = attributes.get(&TIMELINE_AT)?;
     let at_ms = at.seconds() * 1000 + i64::from(at.nanos()) / 1_000_000;
     Some(Listed {
         call_id,
         change: Change {
             at_ms,
-            history_length: execution.history_length(),
+            history_length: execution.history_length,
         },
         running: execution.status() == WorkflowExecutionStatus::Running,
     })
+}
+
+/// Each call once, at the newest of its listed changes (a call can be on two lists a moment
+/// apart).
+fn newest_changes(listed: Vec<Listed>) -> Vec<Listed> {
+    let mut newest: HashMap<CallId, Listed> = HashMap::with_capacity(listed.len());
+    for call in listed {
+        match newest.get(&call.call_id) {
+            Some(known) if known.change >= call.change => {}
+            _ => {
+                newest.insert(call.call_id, call);
+            }
+        }
+    }
+    newest.into_values().collect()
+}
+
+/// How far apart the deep sweep lists its pages, for `calls` to list: spread over
+/// [`DEEP_SPREAD`], and never further apart than [`DEEP_PAGE_AT_MOST_EVERY`].
+fn page_every(calls: usize) -> Duration {
+    let per_page = usize::try_from(DEEP_PAGE).unwrap_or(1);
+    let pages = u32::try_from(calls.div_ceil(per_page)).unwrap_or(u32::MAX);
+    (DEEP_SPREAD / pages.max(1)).min(DEEP_PAGE_AT_MOST_EVERY)
 }
 
 fn shard(call_id: &CallId) -> u32 {
@@ -486,6 +641,58 @@ fn rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn listed(call_id: CallId, at_ms: i64, history_length: i64) -> Listed {
+        let change = Change {
+            at_ms,
+            history_length,
+        };
+        Listed {
+            call_id,
+            change,
+            running: true,
+        }
+    }
+
+    #[test]
+    fn a_call_on_two_lists_is_read_once_at_its_newest_change() {
+        let (a, b) = (
+            CallId::from_uuid(uuid::Uuid::new_v4()),
+            CallId::from_uuid(uuid::Uuid::new_v4()),
+        );
+        let mut newest = newest_changes(vec![
+            listed(a, 10, 7),
+            listed(b, 12, 9),
+            listed(a, 10, 11),
+            listed(a, 9, 20),
+        ]);
+        newest.sort_by_key(|call| call.change);
+        let changes: Vec<_> = newest
+            .iter()
+            .map(|c| (c.call_id, c.change.at_ms, c.change.history_length))
+            .collect();
+        assert_eq!(changes, vec![(a, 10, 11), (b, 12, 9)]);
+    }
+
+    #[test]
+    fn the_deep_sweeps_pages_are_spread_over_four_minutes_and_never_further_apart_than_15_s() {
+        assert_eq!(page_every(2_000), Duration::from_secs(12), "20 pages");
+        assert_eq!(
+            page_every(100_000),
+            Duration::from_millis(240),
+            "1,000 pages"
+        );
+        assert_eq!(
+            page_every(0),
+            DEEP_PAGE_AT_MOST_EVERY,
+            "nothing counted: one page"
+        );
+        assert_eq!(page_every(150), DEEP_PAGE_AT_MOST_EVERY, "two pages");
+        assert!(
+            DEEP_SPREAD < DEEP_SWEEP,
+            "a sweep ends before the next is due"
+        );
+    }
 
     #[test]
     fn a_lookback_is_a_moment_in_the_visibility_query() {
