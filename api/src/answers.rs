@@ -21,10 +21,15 @@ const REMEMBERED_CALLS: NonZeroUsize = NonZeroUsize::new(10_000).expect("not zer
 const FEED_BUSY_READS: usize = 3;
 /// See [`FEED_BUSY_READS`] (the tail reads every 100 ms).
 const FEED_BUSY_WITHIN: Duration = Duration::from_millis(400);
+/// How long the writer gathers answers before it writes them: one tail tick. Under load the
+/// answers of many calls then share a transaction (one commit, and one write of the pages they
+/// share, instead of one each); the customers' streams and myPage show a step at most this much
+/// later, and the call's own streams in this process at once all the same.
+const GATHER: Duration = Duration::from_millis(100);
 /// How long an answer left to a busy feed waits for it: if the tail has not read the step by
-/// then, the API writes it after all, so a step is never later than this plus a tail tick on
-/// the customers' streams and myPage (the call's own streams in this process have it at once,
-/// from [`crate::live::ReadModelTail::answered`]).
+/// then, the API writes it after all, so a step is never later than this, [`GATHER`] and a tail
+/// tick on the customers' streams and myPage (the call's own streams in this process have it at
+/// once, from [`crate::live::ReadModelTail::answered`]).
 const FEED_GRACE: Duration = Duration::from_millis(500);
 
 /// Records a step's answer (the call's whole timeline, which every update answers with) in the
@@ -35,9 +40,9 @@ const FEED_GRACE: Duration = Duration::from_millis(500);
 ///
 /// A write costs the API a transaction, so it is made only when it saves a wait: while the feed is
 /// busy ([`FEED_BUSY_READS`]) it usually brings the step as soon, and the API writes only the
-/// answers the feed has not brought within [`FEED_GRACE`]. One writer per process: answers that
-/// arrive while a write is under way go together in the next transaction, and only the events
-/// the read model is not known to hold yet are sent.
+/// answers the feed has not brought within [`FEED_GRACE`]. One writer per process: the answers
+/// that arrive within [`GATHER`] of the first, or while a write is under way, go together in one
+/// transaction, and only the events the read model is not known to hold yet are sent.
 #[derive(Clone)]
 pub(crate) struct AnswerRecorder {
     answers: mpsc::UnboundedSender<ProjectTimelineInput>,
@@ -154,6 +159,10 @@ async fn write_answers(
 ) {
     let mut batch = Vec::new();
     while pending.recv_many(&mut batch, usize::MAX).await > 0 {
+        tokio::time::sleep(GATHER).await;
+        while let Ok(answer) = pending.try_recv() {
+            batch.push(answer);
+        }
         let news = news(std::mem::take(&mut batch), |call| feed.held(call));
         if news.is_empty() {
             continue;
