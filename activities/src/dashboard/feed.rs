@@ -354,7 +354,7 @@ impl TimelineFeed {
             return (Vec::new(), None);
         }
         deep.next_page = now + deep.every;
-        let token = deep.next_page_token.clone();
+        let token = std::mem::take(&mut deep.next_page_token);
         match self.list_page(&deep.query, DEEP_PAGE, token).await {
             Ok((page, next_page_token)) => {
                 deep.listed += page.len();
@@ -482,20 +482,20 @@ impl TimelineFeed {
     }
 
     /// The calls `query` lists, with their changes; calls without `TimelineAt` are left out.
+    /// Page by page in the server's largest pages, through [`Self::list_page`]: the client's own
+    /// list would also decrypt every row's memo, which the feed does not read.
     async fn list(&self, query: &str) -> Result<Vec<Listed>, HistoryError> {
-        let mut listed = self.client.list_workflows(query, Default::default());
-        let mut calls = Vec::new();
-        while let Some(execution) = listed.next().await {
-            let execution = execution.map_err(|e| HistoryError::Server(e.to_string()))?;
-            if let Some(call) = listed_call(execution.raw()) {
-                calls.push(call);
-            }
+        let (mut calls, mut next_page_token) = self.list_page(query, 0, Vec::new()).await?;
+        while !next_page_token.is_empty() {
+            let (page, token) = self.list_page(query, 0, next_page_token).await?;
+            calls.extend(page);
+            next_page_token = token;
         }
         Ok(calls)
     }
 
-    /// One page of at most `size` calls `query` lists, and the token of the next (empty after
-    /// the last). The client's own list asks for the server's largest pages.
+    /// One page of at most `size` calls `query` lists (0: the server's largest page), and the
+    /// token of the next (empty after the last).
     async fn list_page(
         &self,
         query: &str,
